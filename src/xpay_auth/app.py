@@ -1,0 +1,77 @@
+"""The ASGI application: ``create_app(settings)`` builds it; nothing exists at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xpay_auth.contract import error_response, request_uuid
+from xpay_auth.errors import InternalError, MethodNotAllowed, RouteNotFound, XpayAuthError
+from xpay_auth.http import client_routes, infra_routes
+from xpay_auth.logs import configure_logging, log_event
+from xpay_auth.runtime import open_runtime
+from xpay_auth.settings import Settings, load_settings
+
+_HOUSEKEEPING_SECONDS = 10.0
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    errors: dict[int, type[XpayAuthError]] = {404: RouteNotFound, 405: MethodNotAllowed}
+    error = errors.get(status, InternalError)()
+    headers = getattr(exc, "headers", None) or {}
+    error.headers.update({k: v for k, v in headers.items() if k.lower() == "allow"})
+    return error_response(request_uuid(request.headers.get("uuid")), error, path=request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    error = InternalError(detail=f"{type(exc).__name__}")
+    error.__cause__ = exc
+    return error_response(request_uuid(request.headers.get("uuid")), error, path=request.url.path)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime:
+            app.state.runtime = runtime
+            housekeeping = asyncio.create_task(_housekeeping(app))
+            log_event("server.started", database=settings.database_url.split(":", 1)[0])
+            try:
+                yield
+            finally:
+                housekeeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await housekeeping
+                log_event("server.stopping", pending_writes=runtime.writer.pending)
+
+    return Starlette(
+        routes=[*client_routes.routes, *infra_routes.routes],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+
+
+async def _housekeeping(app: Starlette) -> None:
+    """Keep the keyring fresh; other periodic work joins here."""
+    runtime = app.state.runtime
+    while True:
+        await asyncio.sleep(_HOUSEKEEPING_SECONDS)
+        try:
+            await runtime.keyring.refresh_if_stale()
+        except Exception:  # noqa: BLE001  retried next round
+            log_event("housekeeping.failed", level=logging.WARNING, exc_info=True)
+
+
+def app_from_environment() -> Starlette:
+    """The factory uvicorn workers call: settings from ``XPAY_AUTH_*``."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

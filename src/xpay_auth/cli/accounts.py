@@ -1,0 +1,61 @@
+"""``xpay-auth users ...``"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from xpay_auth.cli.common import with_runtime
+from xpay_auth.runtime import Runtime
+from xpay_auth.services import accounts
+
+
+@click.group()
+def users() -> None:
+    """Manage accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--scope", "scopes", multiple=True, default=("tme_user",), show_default=True,
+              help="A scope of the account (tme_user, tme_admin, tme_introspect); repeatable.")
+@click.option("--password-stdin", is_flag=True, help="Read the account's password from standard input.")
+def create(username: str, scopes: tuple[str, ...], password_stdin: bool) -> None:  # noqa: FBT001
+    """Create an account."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    if password_stdin and not password:
+        raise click.ClickException("no password on standard input")
+
+    async def action(runtime: Runtime) -> None:
+        account = await accounts.create_account(runtime, username, scopes=scopes, password=password)
+        click.echo(f"created {account.username} ({account.id}) with scopes {' '.join(account.scopes)}")
+
+    with_runtime(action)
+
+
+@users.command("list")
+def list_() -> None:
+    """List accounts."""
+
+    async def action(runtime: Runtime) -> None:
+        page = await accounts.search_accounts(runtime, limit=10_000)
+        for account in page.items:
+            state = "disabled" if account.disabled else "active"
+            password = "password" if account.password_hash else "no-password"
+            click.echo(f"{account.username}\t{account.id}\t{' '.join(account.scopes)}\t{state}\t{password}")
+
+    with_runtime(action)
+
+
+@users.command("disable")
+@click.argument("username")
+def disable(username: str) -> None:
+    """Disable an account: its sessions and API keys stop working at once."""
+
+    async def action(runtime: Runtime) -> None:
+        account = await accounts.require_account(runtime, username)
+        await accounts.set_disabled(runtime, account, disabled=True)
+        click.echo(f"disabled {account.username}; its sessions and keys are revoked")
+
+    with_runtime(action)

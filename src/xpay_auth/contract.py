@@ -1,0 +1,142 @@
+"""The client contract in one place: request uuid, envelopes, body rules.
+
+See ``CONTRACT.md`` of the platform: every response is a JSON envelope carrying the request
+``uuid``; errors carry a fresh ``tag`` that is logged with the details.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.responses import Response
+
+from xpay_auth.errors import BadRequest, UnsupportedMediaType, XpayAuthError
+from xpay_auth.logs import log_event
+
+JSON_MEDIA_TYPE = "application/json"
+# Responses may carry tokens or account facts: no cache may keep them (RFC 6749 section 5.1).
+BASE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_JSON_DEPTH = 32
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def request_uuid(raw: str | None) -> str:
+    """The client's ``uuid`` header, echoed as sent when it is a UUID v4, else a fresh v4."""
+    if raw is not None and _UUID4.fullmatch(raw):
+        return raw
+    return str(uuid.uuid4())
+
+
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def success_response(
+    request_id: str, message: str, data: Any, headers: Mapping[str, str] | None = None
+) -> Response:
+    body = {"success": {"message": message, "data": data}, "uuid": request_id}
+    return Response(
+        _dumps(body), 200, headers={**BASE_HEADERS, **(headers or {})}, media_type=JSON_MEDIA_TYPE
+    )
+
+
+def error_response(request_id: str, error: XpayAuthError, *, path: str = "") -> Response:
+    """Render ``error`` in the envelope and log it, with its details, under a fresh tag."""
+    tag = error.tag
+    level = logging.ERROR if error.status >= 500 else logging.INFO  # noqa: PLR2004
+    log_event(
+        "request.failed",
+        level=level,
+        uuid=request_id,
+        tag=tag,
+        status=error.status,
+        error=type(error).__name__,
+        client_message=error.client_message,
+        detail=error.detail,
+        path=path,
+        exc_info=error.__cause__ if error.status >= 500 else None,  # noqa: PLR2004
+    )
+    body = {
+        "error": {"message": error.client_message, "data": error.data, "tag": tag},
+        "uuid": request_id,
+    }
+    return Response(
+        _dumps(body),
+        error.status,
+        headers={**BASE_HEADERS, **error.headers},
+        media_type=JSON_MEDIA_TYPE,
+    )
+
+
+def check_content_type(raw: str | None, *, body_present: bool) -> None:
+    """JSON, with any charset; no content type is accepted only together with a body."""
+    if raw is None:
+        return
+    media_type = raw.split(";", 1)[0].strip().lower()
+    if media_type == JSON_MEDIA_TYPE or (not media_type and body_present):
+        return
+    raise UnsupportedMediaType(detail=f"content type {raw[:100]!r}")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise BadRequest(message="body has a duplicate key", detail="duplicate JSON key")
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadRequest(message="body is not valid JSON", detail=f"JSON constant {name}")
+
+
+def _depth_exceeds(raw: bytes, limit: int) -> bool:
+    # A cheap bound before parsing: nesting can never exceed the count of openers.
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # noqa: PLR2004  backslash
+                escaped = True
+            elif byte == 0x22:  # noqa: PLR2004  quote
+                in_string = False
+        elif byte == 0x22:  # noqa: PLR2004
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in b"]}":
+            depth -= 1
+    return False
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Parse a request body that must be one JSON object, strictly.
+
+    Refused with 400: invalid UTF-8, invalid JSON, NaN/Infinity, duplicate keys, nesting
+    deeper than ``MAX_JSON_DEPTH``, numbers too large to convert, and anything but an object.
+    """
+    if _depth_exceeds(raw, MAX_JSON_DEPTH):
+        raise BadRequest(message="body is nested too deeply")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except UnicodeDecodeError as exc:
+        raise BadRequest(message="body is not valid UTF-8") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers malformed JSON and integers beyond the conversion limit.
+        raise BadRequest(message="body is not valid JSON", detail=str(exc)[:200]) from exc
+    if not isinstance(value, dict):
+        raise BadRequest
+    return value

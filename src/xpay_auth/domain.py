@@ -1,0 +1,63 @@
+"""The service's records, as the services see them: plain values, no ORM, no HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    USER = "tme_user"
+    ADMIN = "tme_admin"
+    INTROSPECT = "tme_introspect"
+
+
+KNOWN_SCOPES = frozenset(scope.value for scope in Scope)
+
+
+def normalize_username(raw: str) -> str:
+    """Surrounding spaces are ignored and comparison is case-insensitive (the contract)."""
+    return raw.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    username: str
+    scopes: tuple[str, ...]
+    password_hash: str | None
+    disabled: bool
+    created_at: int
+    tokens_not_after: int | None = None
+    failed_password_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    account_id: str
+    name: str
+    scopes: tuple[str, ...]
+    secret_hash: bytes
+    created_at: int
+    expires_at: int | None = None
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+    previous_secret_hash: bytes | None = None
+    previous_expires_at: int | None = None
+    allowed_cidrs: tuple[str, ...] = ()
+
+    def is_live(self, now_ms: int) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    ticket: str
+    account_id: str
+    api_key_id: str | None
+    is_api: bool
+    scopes: tuple[str, ...]
+    created_at: int
+    expires_at: int
+    client_ip: str | None = None

@@ -1,0 +1,142 @@
+"""The errors a request can end in, each rendered by ``contract`` in the error envelope.
+
+Clients see ``message`` and ``data``; ``detail`` goes to the log only, under the error's tag.
+
+    XpayAuthError                      (abstract root; status decides how it is answered)
+    ├── BusinessError                  200: the call was understood and refused
+    │   ├── InvalidCredentials         every wrong-credential case of authenticate, alike
+    │   ├── InvalidField               a missing or ill-typed field, named in ``data``
+    │   └── NotFound                   the object named by the call does not exist
+    ├── BadRequest                     400: the body is not a JSON object
+    ├── Unauthorized                   401: bearer missing, malformed, expired, revoked, badly signed
+    ├── Forbidden                      403: the token lacks a scope or kind the call needs
+    ├── RouteNotFound                  404
+    ├── MethodNotAllowed               405
+    ├── PayloadTooLarge                413
+    ├── UnsupportedMediaType           415
+    ├── TooManyRequests                429, with Retry-After
+    ├── InternalError                  500: anything unexpected; details never leave the log
+    └── StorageUnavailable             503
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+
+class XpayAuthError(Exception):
+    status: ClassVar[int] = 500
+    message: ClassVar[str] = "internal error"
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        message: str | None = None,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.data = data
+        self.client_message = message or self.message
+        self.detail = detail
+        self.headers = headers or {}
+        # Made here, not when rendered, so the audit trail can record the same tag.
+        self.tag = str(uuid.uuid4())
+        super().__init__(detail or self.client_message)
+
+
+class BusinessError(XpayAuthError):
+    status = 200
+    message = "request refused"
+
+
+class InvalidCredentials(BusinessError):
+    message = "invalid credentials"
+
+    def __init__(self, *, detail: str | None = None) -> None:
+        super().__init__({"invalid": True}, detail=detail)
+
+
+class InvalidField(BusinessError):
+    message = "invalid field"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__({"field": field, "reason": reason}, message=f"invalid field: {field}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(BusinessError):
+    message = "not found"
+
+
+class BadRequest(XpayAuthError):
+    status = 400
+    message = "body is not a JSON object"
+
+
+class Unauthorized(XpayAuthError):
+    """RFC 6750 section 3.1: invalid_token, answered with a WWW-Authenticate challenge."""
+
+    status = 401
+    message = "invalid or missing access token"
+
+    def __init__(self, *, detail: str | None = None, error: str = "invalid_token") -> None:
+        challenge = f'Bearer error="{error}"' if error else "Bearer"
+        super().__init__({"invalid_token": True}, detail=detail, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(XpayAuthError):
+    """RFC 6750 section 3.1: insufficient_scope."""
+
+    status = 403
+    message = "insufficient scope"
+
+    def __init__(self, *, required: str, detail: str | None = None) -> None:
+        super().__init__(
+            {"required": required},
+            detail=detail,
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{required}"'},
+        )
+
+
+class RouteNotFound(XpayAuthError):
+    status = 404
+    message = "not found"
+
+
+class MethodNotAllowed(XpayAuthError):
+    status = 405
+    message = "method not allowed"
+
+
+class PayloadTooLarge(XpayAuthError):
+    status = 413
+    message = "body too large"
+
+
+class UnsupportedMediaType(XpayAuthError):
+    status = 415
+    message = "content type must be application/json"
+
+
+class TooManyRequests(XpayAuthError):
+    status = 429
+    message = "too many requests"
+
+    def __init__(self, retry_after: int, *, detail: str | None = None) -> None:
+        super().__init__(
+            {"retryAfter": retry_after}, detail=detail, headers={"Retry-After": str(retry_after)}
+        )
+        self.retry_after = retry_after
+
+
+class InternalError(XpayAuthError):
+    status = 500
+    message = "internal error"
+
+
+class StorageUnavailable(XpayAuthError):
+    status = 503
+    message = "storage unavailable"

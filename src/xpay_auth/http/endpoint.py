@@ -1,0 +1,102 @@
+"""The one wrapper every client call goes through.
+
+It reads the request ``uuid``, enforces the body rules (415, 413, 400), runs the handler,
+and renders its result, or any error, in the contract's envelope. Unexpected exceptions
+become a 500 whose details stay in the log under the error's tag.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from xpay_auth.contract import check_content_type, error_response, parse_json_object, request_uuid, success_response
+from xpay_auth.errors import BadRequest, InternalError, PayloadTooLarge, StorageUnavailable, XpayAuthError
+from xpay_auth.http.client_ip import client_ip
+from xpay_auth.logs import log_event
+from xpay_auth.runtime import Runtime
+from xpay_auth.services.context import RequestContext
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    request: Request
+    runtime: Runtime
+    ctx: RequestContext
+    body: dict[str, Any]
+
+    @property
+    def authorization(self) -> str | None:
+        return self.request.headers.get("authorization")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    message: str
+    data: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(detail=f"content-length {declared}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(detail=f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_body(request: Request, limit: int, *, allow_empty: bool) -> dict[str, Any]:
+    raw = await read_body(request, limit)
+    check_content_type(request.headers.get("content-type"), body_present=bool(raw))
+    if not raw.strip() and allow_empty:
+        return {}
+    return parse_json_object(raw)
+
+
+def json_endpoint(handler: Handler, *, allow_empty: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap ``handler`` as a Starlette endpoint answering in the envelope.
+
+    ``allow_empty`` lets calls without required fields take an empty body as ``{}``.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        rid = request_uuid(request.headers.get("uuid"))
+        try:
+            runtime: Runtime = request.app.state.runtime
+            settings = runtime.settings
+            ctx = RequestContext(rid, client_ip(request, settings.trusted_proxies))
+            body = await parse_body(request, settings.max_body_bytes, allow_empty=allow_empty)
+            reply = await handler(Call(request, runtime, ctx, body))
+            return success_response(rid, reply.message, reply.data, reply.headers)
+        except XpayAuthError as error:
+            return error_response(rid, error, path=request.url.path)
+        except (DBAPIError, PoolTimeout, ConnectionError) as exc:
+            error = StorageUnavailable(detail=type(exc).__name__)
+            error.__cause__ = exc
+            return error_response(rid, error, path=request.url.path)
+        except ClientDisconnect:
+            log_event("request.disconnected", level=logging.INFO, uuid=rid, path=request.url.path)
+            return error_response(rid, BadRequest(message="client disconnected"), path=request.url.path)
+        except Exception as exc:  # noqa: BLE001  the contract: never a stack trace, always the envelope
+            error = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
+            error.__cause__ = exc
+            return error_response(rid, error, path=request.url.path)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint

@@ -1,0 +1,59 @@
+"""JSON logs: one object a line, events named ``noun.verb`` (listed in ``docs/events.md``).
+
+Callers pass facts as keyword fields; no secret, password or token is ever among them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+LOGGER_NAME = "xpay_auth"
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's duplicate of the message with terminal colours
+}
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+        }
+        entry.update(
+            (key, value) for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS
+        )
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send the service's and uvicorn's logs to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in (LOGGER_NAME, "uvicorn", "uvicorn.error"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.setLevel(level.upper())
+        log.propagate = False
+    # Access lines would duplicate request.* events and carry no request uuid.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def log_event(
+    event: str, *, level: int = logging.INFO, exc_info: Any = None, **fields: Any
+) -> None:
+    logger.log(level, event, exc_info=exc_info, extra=fields)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,73 @@
+"""Everything a process needs, built from settings: the app's lifespan and the CLI use it.
+
+Nothing is built at import time; tests build as many runtimes as they like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from xpay_auth.security.api_keys import KeyHasher
+from xpay_auth.security.derivation import API_KEY_HASH, derive_key
+from xpay_auth.security.passwords import PasswordHashing
+from xpay_auth.security.signing_keys import KeyWrapper
+from xpay_auth.security.tokens import TokenIssuer, TokenVerifier
+from xpay_auth.services.audit import AuditTrail
+from xpay_auth.services.keyring import Keyring
+from xpay_auth.services.writer import BackgroundWriter
+from xpay_auth.settings import Settings
+from xpay_auth.storage.engine import create_engine
+from xpay_auth.storage.repositories import Database
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    database: Database
+    keyring: Keyring
+    passwords: PasswordHashing
+    key_hasher: KeyHasher
+    issuer: TokenIssuer
+    verifier: TokenVerifier
+    writer: BackgroundWriter
+    audit: AuditTrail
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, background: bool = True, ensure_signing_key: bool = True
+) -> AsyncIterator[Runtime]:
+    """Open the database and keys; on exit, flush pending writes and close the pool.
+
+    ``background`` starts the periodic writer (servers); the CLI flushes on exit instead.
+    """
+    server_secret = settings.server_secret()
+    database = Database(create_engine(settings.database_url))
+    keyring = Keyring(
+        database.signing_keys, KeyWrapper(server_secret), settings.signing_key_refresh
+    )
+    writer = BackgroundWriter(database, settings.flush_interval)
+    try:
+        if ensure_signing_key:
+            await keyring.ensure_current()
+        runtime = Runtime(
+            settings=settings,
+            database=database,
+            keyring=keyring,
+            passwords=PasswordHashing(settings.argon2_profile),
+            key_hasher=KeyHasher(derive_key(server_secret, API_KEY_HASH)),
+            issuer=TokenIssuer(keyring.current, settings.issuer, settings.audience),
+            verifier=TokenVerifier(keyring.public_key, settings.issuer, settings.audience),
+            writer=writer,
+            audit=AuditTrail(writer),
+        )
+        if background:
+            writer.start()
+        try:
+            yield runtime
+        finally:
+            await writer.close()
+    finally:
+        await database.dispose()

@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: passwords, API keys, signing keys, access tokens."""

@@ -1,0 +1,175 @@
+"""Access tokens: JWTs in the shape of RFC 9068, issued and verified by the book (RFC 8725).
+
+The same :class:`TokenVerifier` runs in this service and in ``xpay_auth.guard``, so every
+place that trusts a token applies the same checks.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from xpay_auth.security.signing_keys import ALGORITHM, SigningKey
+
+TOKEN_TYPE = "at+jwt"  # RFC 9068 section 2.1
+_ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+# RFC 8725 section 3.1: the algorithm list is pinned, never taken from the token.
+ALLOWED_ALGORITHMS = (ALGORITHM,)
+# Headers that would let a token name its own key or demand unknown processing.
+_FORBIDDEN_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c"})
+_REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "sid")
+DASHBOARD_CLIENT_ID = "xpay-dashboard"
+DEFAULT_LEEWAY = 10
+MAX_TOKEN_LENGTH = 8192
+_TICKET = re.compile(r"[0-9a-f]{32}")
+
+
+class InvalidToken(Exception):  # noqa: N818  reads as the verdict it is
+    """The token must not be trusted; the message says why (for logs, not clients)."""
+
+
+class UnknownKey(InvalidToken):
+    """The token names a key id this verifier does not know (yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    subject: str
+    username: str
+    scopes: tuple[str, ...]
+    ticket: str
+    client_id: str
+    token_id: str
+    issued_at: int
+    expires_at: int
+
+    @property
+    def is_api(self) -> bool:
+        return self.client_id != DASHBOARD_CLIENT_ID
+
+    @property
+    def key_id(self) -> str | None:
+        return None if self.client_id == DASHBOARD_CLIENT_ID else self.client_id
+
+
+class TokenIssuer:
+    def __init__(self, current_key: Callable[[], SigningKey], issuer: str, audience: str) -> None:
+        self._current_key = current_key
+        self._issuer = issuer
+        self._audience = audience
+
+    def issue(
+        self,
+        *,
+        subject: str,
+        username: str,
+        scopes: tuple[str, ...],
+        ticket: str,
+        client_id: str,
+        issued_at: int,
+        expires_at: int,
+    ) -> str:
+        key = self._current_key()
+        payload = {
+            "iss": self._issuer,
+            "sub": subject,
+            "aud": self._audience,
+            "exp": expires_at,
+            "iat": issued_at,
+            "jti": secrets.token_hex(16),
+            "client_id": client_id,
+            "scope": " ".join(scopes),
+            "sid": ticket,
+            "username": username,
+        }
+        headers = {"typ": TOKEN_TYPE, "kid": key.kid}
+        return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers=headers)
+
+
+class TokenVerifier:
+    """Checks signature, header, and every claim; raises :class:`InvalidToken`."""
+
+    def __init__(
+        self,
+        public_key: Callable[[str], ec.EllipticCurvePublicKey | None],
+        issuer: str,
+        audience: str,
+        leeway: int = DEFAULT_LEEWAY,
+    ) -> None:
+        self._public_key = public_key
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+
+    def header_kid(self, token: str) -> str:
+        """The ``kid`` of a well-formed header that passes the RFC 8725 checks."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:  # noqa: PLR2004
+            raise InvalidToken("not a compact JWS")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed header: {exc}") from exc
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise InvalidToken(f"algorithm {str(header.get('alg'))[:20]!r} is not allowed")
+        if str(header.get("typ", "")).lower() not in _ACCEPTED_TYPES:
+            raise InvalidToken("typ is not at+jwt")
+        forbidden = _FORBIDDEN_HEADERS.intersection(header)
+        if forbidden:
+            raise InvalidToken(f"forbidden header {sorted(forbidden)}")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("no kid")
+        return kid
+
+    def verify(self, token: str, *, now: float | None = None) -> AccessClaims:
+        kid = self.header_kid(token)
+        key = self._public_key(kid)
+        if key is None:
+            raise UnknownKey(f"unknown kid {kid[:64]!r}")
+        now = time.time() if now is None else now
+        try:
+            payload: Mapping[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALLOWED_ALGORITHMS),
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": list(_REQUIRED_CLAIMS), "verify_iat": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return self._claims(payload, now)
+
+    def _claims(self, payload: Mapping[str, Any], now: float) -> AccessClaims:
+        issued_at, expires_at = payload["iat"], payload["exp"]
+        if not isinstance(issued_at, int) or not isinstance(expires_at, int):
+            raise InvalidToken("iat and exp must be integers")
+        if issued_at > now + self._leeway:
+            raise InvalidToken("issued in the future")
+        nbf = payload.get("nbf")
+        if nbf is not None and (not isinstance(nbf, int) or nbf > now + self._leeway):
+            raise InvalidToken("not yet valid")
+        texts = {name: payload[name] for name in ("sub", "jti", "client_id", "scope", "sid")}
+        if not all(isinstance(value, str) for value in texts.values()):
+            raise InvalidToken("a claim has the wrong type")
+        if not _TICKET.fullmatch(texts["sid"]):
+            raise InvalidToken("sid is not a ticket")
+        username = payload.get("username", "")
+        return AccessClaims(
+            subject=texts["sub"],
+            username=username if isinstance(username, str) else "",
+            scopes=tuple(texts["scope"].split()),
+            ticket=texts["sid"],
+            client_id=texts["client_id"],
+            token_id=texts["jti"],
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )

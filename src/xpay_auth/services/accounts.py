@@ -1,0 +1,106 @@
+"""Accounts: creation, listing, disabling."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+import anyio.to_thread
+
+from xpay_auth.domain import KNOWN_SCOPES, Account, Scope, normalize_username
+from xpay_auth.errors import InvalidField, NotFound
+from xpay_auth.logs import log_event, now_ms
+from xpay_auth.runtime import Runtime
+from xpay_auth.security import password_policy
+from xpay_auth.services.context import RequestContext
+from xpay_auth.services.revocations import revoke_account_sessions, revoke_key_sessions
+from xpay_auth.storage.repositories import AlreadyExists, Page
+
+MAX_USERNAME_LENGTH = 320
+
+
+def new_account_id() -> str:
+    return "acc_" + secrets.token_hex(8)
+
+
+def check_username(raw: str) -> str:
+    username = normalize_username(raw)
+    if not username or len(username) > MAX_USERNAME_LENGTH:
+        raise InvalidField("username", f"must be 1 to {MAX_USERNAME_LENGTH} characters")
+    if any(char.isspace() or not char.isprintable() for char in username):
+        raise InvalidField("username", "must not contain spaces or control characters")
+    return username
+
+
+def check_scopes(raw: Iterable[str], *, allowed: Iterable[str] = KNOWN_SCOPES) -> tuple[str, ...]:
+    scopes = tuple(dict.fromkeys(raw))
+    allowed_set = frozenset(allowed)
+    unknown = [scope for scope in scopes if scope not in allowed_set]
+    if unknown:
+        raise InvalidField("scopes", f"not allowed here: {', '.join(sorted(unknown))[:200]}")
+    return scopes
+
+
+async def hash_new_password(runtime: Runtime, password: str, username: str) -> str:
+    password = password_policy.normalize(password)
+    try:
+        password_policy.check(password, username)
+    except password_policy.WeakPassword as exc:
+        raise InvalidField("password", str(exc)) from exc
+    return await anyio.to_thread.run_sync(runtime.passwords.hash, password)
+
+
+async def create_account(
+    runtime: Runtime,
+    username: str,
+    *,
+    scopes: Iterable[str] = (Scope.USER.value,),
+    password: str | None = None,
+    ctx: RequestContext | None = None,
+) -> Account:
+    username = check_username(username)
+    checked_scopes = check_scopes(scopes) or (Scope.USER.value,)
+    password_hash = await hash_new_password(runtime, password, username) if password else None
+    account = Account(
+        id=new_account_id(),
+        username=username,
+        scopes=checked_scopes,
+        password_hash=password_hash,
+        disabled=False,
+        created_at=now_ms(),
+    )
+    try:
+        await runtime.database.accounts.create(account)
+    except AlreadyExists as exc:
+        raise InvalidField("username", "is taken") from exc
+    runtime.audit.record("account.created", "ok", ctx, username=username, account_id=account.id)
+    log_event("account.created", account_id=account.id)
+    return account
+
+
+async def require_account(runtime: Runtime, username: str) -> Account:
+    account = await runtime.database.accounts.by_username(normalize_username(username))
+    if account is None:
+        raise NotFound({"username": username[:MAX_USERNAME_LENGTH]}, message="no such account")
+    return account
+
+
+async def search_accounts(
+    runtime: Runtime, *, query: str | None = None, offset: int = 0, limit: int = 100
+) -> Page[Account]:
+    return await runtime.database.accounts.search(query=query, offset=offset, limit=limit)
+
+
+async def set_disabled(
+    runtime: Runtime, account: Account, disabled: bool, ctx: RequestContext | None = None
+) -> None:
+    """Disabling revokes the account's sessions and API keys at once."""
+    now = now_ms()
+    await runtime.database.accounts.update(account.id, now, disabled=disabled)
+    if disabled:
+        await revoke_account_sessions(runtime, account.id)
+        for key_id in await runtime.database.api_keys.revoke_all_of_account(account.id, now):
+            await revoke_key_sessions(runtime, key_id)
+    event = "account.disabled" if disabled else "account.enabled"
+    runtime.audit.record(event, "ok", ctx, username=account.username, account_id=account.id)
+    log_event(event, account_id=account.id)

@@ -1,0 +1,173 @@
+"""``POST /client/authenticate``: a username and a secret buy an access token.
+
+Every refusal is the same :class:`InvalidCredentials`, whatever the cause, and costs the
+same: an unknown key id still computes one HMAC, an unknown user still verifies a password.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+import time
+from dataclasses import dataclass
+
+import anyio.to_thread
+
+from xpay_auth.domain import Account, ApiKey, Session
+from xpay_auth.errors import InvalidCredentials
+from xpay_auth.runtime import Runtime
+from xpay_auth.security import api_keys
+from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
+from xpay_auth.services.context import RequestContext
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str  # already trimmed and lower-cased
+    secret: str
+    is_api: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    username: str
+    scopes: tuple[str, ...]
+    is_api: bool
+    ticket: str
+    access_token: str
+    expires_at_ms: int
+
+
+def new_ticket() -> str:
+    """128 bits from the CSPRNG as 32 lowercase hex characters."""
+    return secrets.token_hex(16)
+
+
+def _address_allowed(key: ApiKey, client_ip: str | None) -> bool:
+    if not key.allowed_cidrs:
+        return True
+    if client_ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in key.allowed_cidrs)
+
+
+def _secret_matches(runtime: Runtime, key: ApiKey | None, secret: str, now_ms: int) -> bool:
+    stored = key.secret_hash if key is not None else None
+    if runtime.key_hasher.matches(secret, stored):
+        return True
+    # During a rotation's grace period the previous secret still opens the key.
+    if key is not None and key.previous_secret_hash is not None:
+        in_grace = key.previous_expires_at is not None and key.previous_expires_at > now_ms
+        return runtime.key_hasher.matches(secret, key.previous_secret_hash) and in_grace
+    return False
+
+
+async def _check_api_key(
+    runtime: Runtime, credentials: Credentials, ctx: RequestContext, now_ms: int
+) -> tuple[Account, ApiKey]:
+    parsed = api_keys.parse(credentials.secret)
+    found = await runtime.database.api_keys.with_account(parsed.key_id) if parsed else None
+    key, account = found if found else (None, None)
+    secret_ok = _secret_matches(runtime, key, credentials.secret, now_ms)
+    username_ok = account is not None and hmac.compare_digest(
+        account.username.encode(), credentials.username.encode()
+    )
+    if (
+        key is None
+        or account is None
+        or not (secret_ok and username_ok)
+        or not key.is_live(now_ms)
+        or account.disabled
+        or not _address_allowed(key, ctx.client_ip)
+    ):
+        raise InvalidCredentials(detail="api key refused")
+    return account, key
+
+
+async def _check_password(runtime: Runtime, credentials: Credentials) -> Account:
+    account = await runtime.database.accounts.by_username(credentials.username)
+    stored = account.password_hash if account is not None else None
+    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    verdict = await anyio.to_thread.run_sync(runtime.passwords.verify, stored, credentials.secret)
+    if account is None or not verdict.valid or account.disabled:
+        raise InvalidCredentials(detail="password refused")
+    if verdict.needs_rehash:
+        new_hash = await anyio.to_thread.run_sync(runtime.passwords.hash, credentials.secret)
+        await runtime.database.accounts.update(account.id, now_ms, password_hash=new_hash)
+    return account
+
+
+async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestContext) -> Login:
+    now = time.time()
+    now_ms = int(now * 1000)
+    key: ApiKey | None = None
+    try:
+        if credentials.is_api:
+            account, key = await _check_api_key(runtime, credentials, ctx, now_ms)
+            scopes = tuple(scope for scope in account.scopes if scope in key.scopes)
+        else:
+            account = await _check_password(runtime, credentials)
+            scopes = account.scopes
+    except InvalidCredentials as refused:
+        runtime.audit.record(
+            "login.failed",
+            "refused",
+            ctx,
+            username=credentials.username,
+            key_id=(api_keys.parse(credentials.secret) or api_keys.ParsedKey("", "")).key_id or None,
+            error_tag=refused.tag,
+            detail={"isAPI": credentials.is_api},
+        )
+        raise
+    # A token must be issued after any "revoke everything before" mark on its account.
+    issued_at = max(int(now), (account.tokens_not_after or 0) + 1)
+    expires_at = issued_at + runtime.settings.token_ttl
+    if key is not None and key.expires_at is not None:
+        expires_at = min(expires_at, key.expires_at // 1000)
+    ticket = new_ticket()
+    token = runtime.issuer.issue(
+        subject=account.id,
+        username=account.username,
+        scopes=scopes,
+        ticket=ticket,
+        client_id=key.id if key is not None else DASHBOARD_CLIENT_ID,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )
+    runtime.writer.add_session(
+        Session(
+            ticket=ticket,
+            account_id=account.id,
+            api_key_id=key.id if key else None,
+            is_api=key is not None,
+            scopes=scopes,
+            created_at=now_ms,
+            expires_at=expires_at * 1000,
+            client_ip=ctx.client_ip,
+        )
+    )
+    if key is not None:
+        runtime.writer.key_used(key.id, now_ms)
+    runtime.audit.record(
+        "login.succeeded",
+        "ok",
+        ctx,
+        username=credentials.username,
+        account_id=account.id,
+        key_id=key.id if key else None,
+        ticket=ticket,
+        detail={"isAPI": credentials.is_api},
+    )
+    return Login(
+        username=account.username,
+        scopes=scopes,
+        is_api=key is not None,
+        ticket=ticket,
+        access_token=token,
+        expires_at_ms=expires_at * 1000,
+    )

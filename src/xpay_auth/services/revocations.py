@@ -1,0 +1,50 @@
+"""Revoking sessions: one ticket, every session of a key, every session of an account.
+
+Revocations are recorded as entries that verifiers match against token claims (see
+``security.revocation``); this works even for sessions the background writer has not
+stored yet. Entries are kept as long as any token they could match may live.
+"""
+
+from __future__ import annotations
+
+import time
+
+from xpay_auth.logs import log_event, now_ms
+from xpay_auth.runtime import Runtime
+from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.security.tokens import DEFAULT_LEEWAY
+from xpay_auth.settings import MAX_TOKEN_TTL
+
+# Tokens never live longer than the largest allowed TTL, so neither must their revocations.
+_KEEP_MS = (MAX_TOKEN_TTL + DEFAULT_LEEWAY) * 1000
+
+
+async def revoke_ticket(runtime: Runtime, ticket: str) -> None:
+    now = now_ms()
+    await runtime.database.revocations.add(
+        Revocation(RevocationKind.TICKET, ticket), now=now, expires_at=now + _KEEP_MS
+    )
+    log_event("session.revoked", ticket=ticket)
+
+
+async def revoke_key_sessions(runtime: Runtime, key_id: str) -> None:
+    now = now_ms()
+    await runtime.database.revocations.add(
+        Revocation(RevocationKind.KEY, key_id), now=now, expires_at=now + _KEEP_MS
+    )
+
+
+async def revoke_account_sessions(
+    runtime: Runtime, account_id: str, *, except_ticket: str | None = None
+) -> None:
+    """Revoke every token of the account issued up to now, but ``except_ticket``'s."""
+    not_after = int(time.time())
+    now = now_ms()
+    # New logins read this mark and issue tokens after it (services.authenticate).
+    await runtime.database.accounts.update(account_id, now, tokens_not_after=not_after)
+    await runtime.database.revocations.add(
+        Revocation(RevocationKind.ACCOUNT, account_id, not_after, except_ticket),
+        now=now,
+        expires_at=now + _KEEP_MS,
+    )
+    log_event("account.sessions_revoked", account_id=account_id, except_ticket=except_ticket)

@@ -1,0 +1,75 @@
+"""Bearer tokens presented to this service: verification, session facts, logout."""
+
+from __future__ import annotations
+
+import re
+
+from xpay_auth.errors import Forbidden, Unauthorized
+from xpay_auth.runtime import Runtime
+from xpay_auth.security.tokens import AccessClaims, InvalidToken, UnknownKey
+from xpay_auth.services.context import RequestContext
+from xpay_auth.services.revocations import revoke_ticket
+
+# RFC 6750 section 2.1: "Bearer" 1*SP b64token.
+_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized(detail="no bearer token", error="")
+    match = _BEARER.fullmatch(authorization.strip())
+    if match is None:
+        raise Unauthorized(detail="malformed Authorization header")
+    return match[1]
+
+
+async def verify_token(runtime: Runtime, token: str) -> AccessClaims:
+    """Signature, header and claims, then revocation: any failure is a 401."""
+    try:
+        try:
+            claims = runtime.verifier.verify(token)
+        except UnknownKey:
+            # A rotation on another node may have added a key this process has not loaded.
+            if not await runtime.keyring.reload_on_unknown_kid():
+                raise
+            claims = runtime.verifier.verify(token)
+    except InvalidToken as exc:
+        raise Unauthorized(detail=str(exc)) from exc
+    revoked = await runtime.database.revocations.is_revoked(
+        ticket=claims.ticket,
+        key_id=claims.key_id,
+        account_id=claims.subject,
+        issued_at=claims.issued_at,
+    )
+    if revoked:
+        raise Unauthorized(detail="token revoked")
+    return claims
+
+
+async def authorize(
+    runtime: Runtime,
+    authorization: str | None,
+    *,
+    scope: str | None = None,
+    dashboard_only: bool = False,
+) -> AccessClaims:
+    """The verified claims of the request's bearer token, with the scope the call needs."""
+    claims = await verify_token(runtime, bearer_token(authorization))
+    if scope is not None and scope not in claims.scopes:
+        raise Forbidden(required=scope, detail=f"token lacks {scope}")
+    if dashboard_only and claims.is_api:
+        raise Forbidden(required="dashboard session", detail="API-key token on a dashboard call")
+    return claims
+
+
+async def logout(runtime: Runtime, claims: AccessClaims, ctx: RequestContext) -> None:
+    await revoke_ticket(runtime, claims.ticket)
+    runtime.audit.record(
+        "session.logged_out",
+        "ok",
+        ctx,
+        username=claims.username,
+        account_id=claims.subject,
+        key_id=claims.key_id,
+        ticket=claims.ticket,
+    )

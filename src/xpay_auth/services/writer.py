@@ -1,0 +1,95 @@
+"""Write-behind for facts that must not slow a response: sessions, key use, audit events.
+
+Requests hand their facts to the writer and return; a background task writes them in
+batches every ``flush_interval`` seconds, and :meth:`close` writes what is left on a clean
+shutdown. A failed flush keeps its batch and tries again, so a database hiccup loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from xpay_auth.domain import Session
+from xpay_auth.logs import log_event
+from xpay_auth.storage.repositories import Database
+
+# Key use is written at most once a minute per key: enough for "last used" and cheap.
+LAST_USE_RESOLUTION_MS = 60_000
+# Past this many pending facts a broken database would exhaust memory; drop with a log.
+MAX_PENDING = 200_000
+
+
+class BackgroundWriter:
+    def __init__(self, database: Database, flush_interval: float) -> None:
+        self._database = database
+        self._interval = flush_interval
+        self._sessions: list[Session] = []
+        self._last_use: dict[str, int] = {}
+        self._last_use_written: dict[str, int] = {}
+        self._audit: list[Mapping[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="xpay-auth-writer")
+
+    def add_session(self, session: Session) -> None:
+        if len(self._sessions) < MAX_PENDING:
+            self._sessions.append(session)
+        else:
+            log_event("writer.dropped", level=logging.ERROR, kind="session", ticket=session.ticket)
+
+    def key_used(self, key_id: str, at: int) -> None:
+        if at - self._last_use_written.get(key_id, 0) >= LAST_USE_RESOLUTION_MS:
+            self._last_use[key_id] = at
+
+    def audit(self, event: Mapping[str, Any]) -> None:
+        if len(self._audit) < MAX_PENDING:
+            self._audit.append(event)
+        else:
+            log_event("writer.dropped", level=logging.ERROR, kind="audit", audit=event.get("event"))
+
+    @property
+    def pending(self) -> int:
+        return len(self._sessions) + len(self._last_use) + len(self._audit)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            sessions, self._sessions = self._sessions, []
+            last_use, self._last_use = self._last_use, {}
+            audit, self._audit = self._audit, []
+            try:
+                await self._database.sessions.insert_many(sessions)
+            except Exception:
+                self._sessions[:0] = sessions
+                raise
+            try:
+                await self._database.api_keys.record_last_use(last_use)
+                self._last_use_written.update(last_use)
+            except Exception:
+                self._last_use = {**last_use, **self._last_use}
+                raise
+            try:
+                await self._database.audit.insert_many(audit)
+            except Exception:
+                self._audit[:0] = audit
+                raise
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001  keep going; the batch is retried
+                log_event("writer.flush_failed", level=logging.WARNING, exc_info=True)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()

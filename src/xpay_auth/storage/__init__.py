@@ -1,0 +1,1 @@
+"""Everything that touches SQL: tables, engine, repositories, migrations."""

@@ -1,0 +1,45 @@
+"""The async engine for the configured database URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def async_url(url: str) -> str:
+    """``sqlite:///f.db`` and ``postgresql://...`` mapped to their async drivers."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(
+            f"XPAY_AUTH_DATABASE_URL: unsupported database {backend!r}; "
+            "use sqlite:///path/to/file.db or postgresql://user@host/db"
+        )
+    return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the single writer; NORMAL is durable across process
+    # crashes; the busy timeout makes concurrent writers wait instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    target = async_url(url)
+    if target.startswith("sqlite"):
+        engine = create_async_engine(target, pool_size=pool_size, max_overflow=pool_size)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )

@@ -1,0 +1,100 @@
+"""Tables. Times are integers in milliseconds since the epoch (``*_at``), except where a
+name says seconds, so that SQLite and PostgreSQL store and compare them alike."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(320), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Tokens of this account issued at or before this second are revoked (seconds).
+    tokens_not_after: Mapped[int | None] = mapped_column(BigInteger)
+    failed_password_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    previous_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    previous_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    allowed_cidrs: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    ticket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    is_api: Mapped[bool] = mapped_column(Boolean)
+    scopes: Mapped[str] = mapped_column(String(200))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RevocationRow(Base):
+    __tablename__ = "revocations"
+    __table_args__ = (Index("ix_revocations_kind_subject", "kind", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64))
+    not_after: Mapped[int | None] = mapped_column(BigInteger)  # seconds, like iat
+    except_ticket: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # No token this entry could match outlives this moment; then it can be deleted.
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class SigningKeyRow(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[str] = mapped_column(Text)
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger)
+    publish_until: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    event: Mapped[str] = mapped_column(String(40), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    username: Mapped[str | None] = mapped_column(String(320), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    ticket: Mapped[str | None] = mapped_column(String(32))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    request_uuid: Mapped[str | None] = mapped_column(String(36))
+    error_tag: Mapped[str | None] = mapped_column(String(36))
+    actor: Mapped[str | None] = mapped_column(String(320))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,543 @@
+"""Repositories: the only place SQL is written. Each method is one short transaction.
+
+Methods take and return the records of ``xpay_auth.domain``; no ORM row leaves this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from xpay_auth.domain import Account, ApiKey, Session
+from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.storage.models import (
+    AccountRow,
+    ApiKeyRow,
+    AuditEventRow,
+    RevocationRow,
+    SessionRow,
+    SigningKeyRow,
+)
+
+accounts = AccountRow.__table__
+api_keys = ApiKeyRow.__table__
+sessions = SessionRow.__table__
+revocations = RevocationRow.__table__
+signing_keys = SigningKeyRow.__table__
+audit_events = AuditEventRow.__table__
+
+
+class AlreadyExists(Exception):  # noqa: N818  reads as the fact it reports
+    """A unique value (a username) is taken."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+
+
+def _scopes(raw: str) -> tuple[str, ...]:
+    return tuple(raw.split())
+
+
+def _account(row: Row[Any]) -> Account:
+    return Account(
+        id=row.id,
+        username=row.username,
+        scopes=_scopes(row.scopes),
+        password_hash=row.password_hash,
+        disabled=row.disabled,
+        created_at=row.created_at,
+        tokens_not_after=row.tokens_not_after,
+        failed_password_attempts=row.failed_password_attempts,
+    )
+
+
+def _api_key(row: Row[Any]) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        scopes=_scopes(row.scopes),
+        secret_hash=row.secret_hash,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+        previous_secret_hash=row.previous_secret_hash,
+        previous_expires_at=row.previous_expires_at,
+        allowed_cidrs=tuple((row.allowed_cidrs or "").split()),
+    )
+
+
+def _session(row: Row[Any]) -> Session:
+    return Session(
+        ticket=row.ticket,
+        account_id=row.account_id,
+        api_key_id=row.api_key_id,
+        is_api=row.is_api,
+        scopes=_scopes(row.scopes),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        client_ip=row.client_ip,
+    )
+
+
+class AccountRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, account: Account) -> None:
+        values = {
+            "id": account.id,
+            "username": account.username,
+            "scopes": " ".join(account.scopes),
+            "password_hash": account.password_hash,
+            "disabled": account.disabled,
+            "failed_password_attempts": 0,
+            "created_at": account.created_at,
+            "updated_at": account.created_at,
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(accounts).values(values))
+        except IntegrityError as exc:
+            raise AlreadyExists(account.username) from exc
+
+    async def by_username(self, username: str) -> Account | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(accounts).where(accounts.c.username == username))
+            ).first()
+        return _account(row) if row else None
+
+    async def by_id(self, account_id: str) -> Account | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
+        return _account(row) if row else None
+
+    async def search(self, *, query: str | None, offset: int, limit: int) -> Page[Account]:
+        condition = accounts.c.username.contains(query, autoescape=True) if query else and_(True)
+        async with self._engine.connect() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(accounts).where(condition))
+            ).scalar_one()
+            rows = await conn.execute(
+                select(accounts)
+                .where(condition)
+                .order_by(accounts.c.created_at.desc(), accounts.c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return Page([_account(row) for row in rows], total)
+
+    async def update(self, account_id: str, now: int, **values: Any) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(updated_at=now, **values)
+            )
+        return result.rowcount > 0
+
+    async def add_failed_password_attempt(self, account_id: str) -> int:
+        """Count one more consecutive failure, atomically; returns the new count."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(failed_password_attempts=accounts.c.failed_password_attempts + 1)
+            )
+            count = (
+                await conn.execute(
+                    select(accounts.c.failed_password_attempts).where(accounts.c.id == account_id)
+                )
+            ).scalar_one_or_none()
+        return int(count or 0)
+
+
+class ApiKeyRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, key: ApiKey) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(api_keys).values(
+                    id=key.id,
+                    account_id=key.account_id,
+                    name=key.name,
+                    scopes=" ".join(key.scopes),
+                    secret_hash=key.secret_hash,
+                    allowed_cidrs=" ".join(key.allowed_cidrs) or None,
+                    created_at=key.created_at,
+                    expires_at=key.expires_at,
+                )
+            )
+
+    async def with_account(self, key_id: str) -> tuple[ApiKey, Account] | None:
+        """The key and its account in one indexed read: the API-key login's only query."""
+        statement = (
+            select(api_keys, accounts)
+            .join(accounts, accounts.c.id == api_keys.c.account_id)
+            .where(api_keys.c.id == key_id)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            return None
+        mapping = row._mapping  # noqa: SLF001  public API despite the underscore
+        key_part = {column.name: mapping[column] for column in api_keys.c}
+        account_part = {column.name: mapping[column] for column in accounts.c}
+        return _api_key(_Record(key_part)), _account(_Record(account_part))  # type: ignore[arg-type]
+
+    async def by_id(self, key_id: str) -> ApiKey | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+        return _api_key(row) if row else None
+
+    async def for_account(
+        self, account_id: str, *, offset: int, limit: int, newest_first: bool = True
+    ) -> Page[ApiKey]:
+        order = api_keys.c.created_at.desc() if newest_first else api_keys.c.created_at.asc()
+        async with self._engine.connect() as conn:
+            total = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(api_keys)
+                    .where(api_keys.c.account_id == account_id)
+                )
+            ).scalar_one()
+            rows = await conn.execute(
+                select(api_keys)
+                .where(api_keys.c.account_id == account_id)
+                .order_by(order, api_keys.c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return Page([_api_key(row) for row in rows], total)
+
+    async def revoke(self, key_id: str, now: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return result.rowcount > 0
+
+    async def revoke_all_of_account(self, account_id: str, now: int) -> list[str]:
+        async with self._engine.begin() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        select(api_keys.c.id).where(
+                            api_keys.c.account_id == account_id, api_keys.c.revoked_at.is_(None)
+                        )
+                    )
+                ).scalars()
+            )
+            if ids:
+                await conn.execute(
+                    update(api_keys).where(api_keys.c.id.in_(ids)).values(revoked_at=now)
+                )
+        return ids
+
+    async def rotate(
+        self, key_id: str, *, secret_hash: bytes, previous_hash: bytes, previous_expires_at: int
+    ) -> bool:
+        """Swap in a new secret hash while the old one stays valid until its deadline."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.secret_hash == previous_hash)
+                .values(
+                    secret_hash=secret_hash,
+                    previous_secret_hash=previous_hash,
+                    previous_expires_at=previous_expires_at,
+                )
+            )
+        return result.rowcount > 0
+
+    async def record_last_use(self, last_used: Mapping[str, int]) -> None:
+        if not last_used:
+            return
+        async with self._engine.begin() as conn:
+            for key_id, used_at in sorted(last_used.items()):
+                await conn.execute(
+                    update(api_keys)
+                    .where(
+                        api_keys.c.id == key_id,
+                        or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < used_at),
+                    )
+                    .values(last_used_at=used_at)
+                )
+
+
+class _Record:
+    """Attribute access over a column mapping, so joined rows reuse the row converters."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+class SessionRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert_many(self, batch: Sequence[Session]) -> None:
+        if not batch:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(sessions),
+                [
+                    {
+                        "ticket": item.ticket,
+                        "account_id": item.account_id,
+                        "api_key_id": item.api_key_id,
+                        "is_api": item.is_api,
+                        "scopes": " ".join(item.scopes),
+                        "client_ip": item.client_ip,
+                        "created_at": item.created_at,
+                        "expires_at": item.expires_at,
+                    }
+                    for item in batch
+                ],
+            )
+
+    async def by_ticket(self, ticket: str) -> Session | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(sessions).where(sessions.c.ticket == ticket))).first()
+        return _session(row) if row else None
+
+    async def live_for_account(self, account_id: str, now: int) -> list[Session]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(sessions)
+                .where(sessions.c.account_id == account_id, sessions.c.expires_at > now)
+                .order_by(sessions.c.created_at.desc(), sessions.c.ticket)
+            )
+            return [_session(row) for row in rows]
+
+    async def purge_expired(self, now: int) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
+        return result.rowcount
+
+
+class RevocationRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, revocation: Revocation, *, now: int, expires_at: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(revocations).values(
+                    kind=revocation.kind.value,
+                    subject=revocation.subject,
+                    not_after=revocation.not_after,
+                    except_ticket=revocation.except_ticket,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+
+    async def is_revoked(
+        self, *, ticket: str, key_id: str | None, account_id: str, issued_at: int
+    ) -> bool:
+        """One indexed query answering :meth:`RevocationSet.is_revoked` from the database."""
+        matches = [
+            and_(revocations.c.kind == RevocationKind.TICKET.value, revocations.c.subject == ticket),
+            and_(
+                revocations.c.kind == RevocationKind.ACCOUNT.value,
+                revocations.c.subject == account_id,
+                revocations.c.not_after >= issued_at,
+                or_(revocations.c.except_ticket.is_(None), revocations.c.except_ticket != ticket),
+            ),
+        ]
+        if key_id is not None:
+            matches.append(
+                and_(revocations.c.kind == RevocationKind.KEY.value, revocations.c.subject == key_id)
+            )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(revocations.c.id).where(or_(*matches)).limit(1))).first()
+        return row is not None
+
+    async def active(self, now: int) -> list[Revocation]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(revocations).where(revocations.c.expires_at > now).order_by(revocations.c.id)
+            )
+            return [
+                Revocation(
+                    kind=RevocationKind(row.kind),
+                    subject=row.subject,
+                    not_after=row.not_after,
+                    except_ticket=row.except_ticket,
+                )
+                for row in rows
+            ]
+
+    async def latest_id(self) -> int:
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(select(func.max(revocations.c.id)))).scalar() or 0)
+
+    async def purge_expired(self, now: int) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(revocations).where(revocations.c.expires_at <= now))
+        return result.rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSigningKey:
+    kid: str
+    algorithm: str
+    public_jwk: str
+    private_key: bytes
+    created_at: int
+    retired_at: int | None
+    publish_until: int | None
+
+
+class SigningKeyRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def all(self) -> list[StoredSigningKey]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(signing_keys).order_by(signing_keys.c.created_at))
+            return [
+                StoredSigningKey(
+                    kid=row.kid,
+                    algorithm=row.algorithm,
+                    public_jwk=row.public_jwk,
+                    private_key=row.private_key,
+                    created_at=row.created_at,
+                    retired_at=row.retired_at,
+                    publish_until=row.publish_until,
+                )
+                for row in rows
+            ]
+
+    async def replace_current(
+        self, new: StoredSigningKey, *, now: int, publish_until: int
+    ) -> list[str]:
+        """Insert ``new`` and retire every other current key, in one transaction."""
+        async with self._engine.begin() as conn:
+            retired = list(
+                (
+                    await conn.execute(
+                        select(signing_keys.c.kid).where(signing_keys.c.retired_at.is_(None))
+                    )
+                ).scalars()
+            )
+            if retired:
+                await conn.execute(
+                    update(signing_keys)
+                    .where(signing_keys.c.kid.in_(retired))
+                    .values(retired_at=now, publish_until=publish_until)
+                )
+            await conn.execute(
+                insert(signing_keys).values(
+                    kid=new.kid,
+                    algorithm=new.algorithm,
+                    public_jwk=new.public_jwk,
+                    private_key=new.private_key,
+                    created_at=new.created_at,
+                )
+            )
+        return retired
+
+    async def insert_if_none_current(self, new: StoredSigningKey) -> bool:
+        """Insert ``new`` unless a current key exists; True when inserted."""
+        async with self._engine.begin() as conn:
+            current = (
+                await conn.execute(
+                    select(signing_keys.c.kid).where(signing_keys.c.retired_at.is_(None)).limit(1)
+                )
+            ).first()
+            if current is not None:
+                return False
+            await conn.execute(
+                insert(signing_keys).values(
+                    kid=new.kid,
+                    algorithm=new.algorithm,
+                    public_jwk=new.public_jwk,
+                    private_key=new.private_key,
+                    created_at=new.created_at,
+                )
+            )
+        return True
+
+    async def delete_unpublished(self, now: int) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(signing_keys).where(
+                    signing_keys.c.publish_until.is_not(None), signing_keys.c.publish_until <= now
+                )
+            )
+        return result.rowcount
+
+
+class AuditRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert_many(self, events: Iterable[Mapping[str, Any]]) -> None:
+        batch = list(events)
+        if not batch:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(audit_events), batch)
+
+    async def search(
+        self, *, filters: Mapping[str, Any], since: int | None, until: int | None, offset: int, limit: int
+    ) -> Page[dict[str, Any]]:
+        conditions = [audit_events.c[name] == value for name, value in filters.items()]
+        if since is not None:
+            conditions.append(audit_events.c.at >= since)
+        if until is not None:
+            conditions.append(audit_events.c.at < until)
+        where = and_(True, *conditions)
+        async with self._engine.connect() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(audit_events).where(where))
+            ).scalar_one()
+            rows = await conn.execute(
+                select(audit_events)
+                .where(where)
+                .order_by(audit_events.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+            return Page([dict(row._mapping) for row in rows], total)  # noqa: SLF001
+
+
+class Database:
+    """The engine and a repository for each table, built once per process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.accounts = AccountRepository(engine)
+        self.api_keys = ApiKeyRepository(engine)
+        self.sessions = SessionRepository(engine)
+        self.revocations = RevocationRepository(engine)
+        self.signing_keys = SigningKeyRepository(engine)
+        self.audit = AuditRepository(engine)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

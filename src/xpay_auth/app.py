@@ -14,7 +14,14 @@ from starlette.responses import Response
 
 from xpay_auth.contract import error_response, request_uuid
 from xpay_auth.errors import InternalError, MethodNotAllowed, RouteNotFound, XpayAuthError
-from xpay_auth.http import client_routes, infra_routes
+from xpay_auth.http import (
+    admin_routes,
+    audit_routes,
+    client_routes,
+    infra_routes,
+    key_routes,
+    verify_routes,
+)
 from xpay_auth.logs import configure_logging, log_event
 from xpay_auth.runtime import open_runtime
 from xpay_auth.settings import Settings, load_settings
@@ -53,7 +60,14 @@ def create_app(settings: Settings) -> Starlette:
                 log_event("server.stopping", pending_writes=runtime.writer.pending)
 
     return Starlette(
-        routes=[*client_routes.routes, *infra_routes.routes],
+        routes=[
+            *client_routes.routes,
+            *key_routes.routes,
+            *admin_routes.routes,
+            *audit_routes.routes,
+            *verify_routes.routes,
+            *infra_routes.routes,
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )

@@ -1,0 +1,89 @@
+"""Test helpers: an in-process app driven by Starlette's TestClient, and shortcuts.
+
+``Harness`` runs the real application (lifespan, database, keys) in-process; calls to
+services run on the app's own event loop through the client's portal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from starlette.testclient import TestClient
+
+from xpay_auth.app import create_app
+from xpay_auth.runtime import Runtime
+from xpay_auth.services import accounts, api_keys
+from xpay_auth.settings import Settings
+
+T = TypeVar("T")
+PASSWORD = "correct horse battery staple 42"
+
+
+class Harness:
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.client.app.state.runtime  # type: ignore[attr-defined]
+        return runtime
+
+    def run(self, action: Callable[[Runtime], Awaitable[T]]) -> T:
+        """Run ``action(runtime)`` on the app's event loop."""
+        portal = self.client.portal
+        assert portal is not None
+        return portal.call(action, self.runtime)
+
+    def flush(self) -> None:
+        """Write what the background writer holds (sessions, key use, audit)."""
+        self.run(lambda runtime: runtime.writer.flush())
+
+    def create_user(
+        self, username: str, *, scopes: tuple[str, ...] = ("tme_user",), password: str | None = PASSWORD
+    ) -> str:
+        async def action(runtime: Runtime) -> str:
+            account = await accounts.create_account(runtime, username, scopes=scopes, password=password)
+            return account.id
+
+        return self.run(action)
+
+    def create_key(self, username: str, **options: Any) -> tuple[str, str]:
+        """A new key for ``username``: (key id, secret)."""
+
+        async def action(runtime: Runtime) -> tuple[str, str]:
+            account = await accounts.require_account(runtime, username)
+            issued = await api_keys.create_key(runtime, account, **options)
+            return issued.key.id, issued.secret
+
+        return self.run(action)
+
+    def post(self, path: str, body: Any = None, *, token: str | None = None, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.post(path, json=body, headers=headers, **kwargs)
+
+    def login(self, username: str, secret: str, *, is_api: bool | str = True) -> dict[str, Any]:
+        """The ``data`` of a successful authenticate call (asserts success)."""
+        response = self.post(
+            "/client/authenticate", {"username": username, "secretKey": secret, "isAPI": is_api}
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "success" in body, body
+        data: dict[str, Any] = body["success"]["data"]
+        return data
+
+    def token_for_key(self, username: str, secret: str) -> str:
+        return str(self.login(username, secret)["access_token"])
+
+    def token_for_password(self, username: str, password: str = PASSWORD) -> str:
+        return str(self.login(username, password, is_api=False)["access_token"])
+
+
+@contextmanager
+def running_app(settings: Settings) -> Iterator[Harness]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield Harness(client)

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from xpay_auth.errors import Forbidden, Unauthorized
 from xpay_auth.runtime import Runtime
+from xpay_auth.security.bearer import bearer_token
 from xpay_auth.security.tokens import AccessClaims, InvalidToken, UnknownKey
 from xpay_auth.services.context import RequestContext
 from xpay_auth.services.revocations import revoke_ticket
-
-# RFC 6750 section 2.1: "Bearer" 1*SP b64token.
-_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
-
-
-def bearer_token(authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthorized(detail="no bearer token", error="")
-    match = _BEARER.fullmatch(authorization.strip())
-    if match is None:
-        raise Unauthorized(detail="malformed Authorization header")
-    return match[1]
 
 
 async def verify_token(runtime: Runtime, token: str) -> AccessClaims:

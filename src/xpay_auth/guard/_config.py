@@ -1,0 +1,102 @@
+"""What a guard needs to know: where xpay-auth is, what tokens to expect, how fresh to stay."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
+
+from xpay_auth.security.tokens import DEFAULT_LEEWAY
+
+ENV_PREFIX = "XPAY_GUARD_"
+JWKS_PATH = "/.well-known/jwks.json"
+REVOCATIONS_PATH = "/auth/revocations"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardConfig:
+    """Settings of a :class:`~xpay_auth.guard.Guard`; every duration is in seconds.
+
+    The revocation bound follows from three of them. The guard asks for the revocation
+    list every ``poll_interval`` seconds, each request bounded by ``request_timeout``,
+    so while xpay-auth answers, a revocation reaches the guard within
+    ``poll_interval + request_timeout`` (3 s by default). The guard never trusts a list
+    fetched more than ``max_staleness`` seconds ago: past that it answers 503 until the
+    feed answers again. ``max_staleness`` (5 s by default) is therefore the hard bound
+    within which every revocation is honoured, whatever the network does.
+    """
+
+    auth_url: str
+    issuer: str = "xpay-auth"
+    audience: str = "xpay-api"
+    poll_interval: float = 2.0
+    request_timeout: float = 1.0
+    max_staleness: float = 5.0
+    # The key set is re-read this often; a token naming an unknown kid re-reads it sooner.
+    jwks_max_age: float = 300.0
+    # At most one key-set fetch per this many seconds on unknown kids, so tokens with
+    # made-up kids cannot turn into a request to xpay-auth each.
+    kid_refetch_interval: float = 5.0
+    leeway: int = DEFAULT_LEEWAY
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.auth_url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"auth_url must be an http(s) URL, not {self.auth_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("auth_url must not carry a query or fragment")
+        for name in ("poll_interval", "request_timeout", "jwks_max_age", "kid_refetch_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.leeway < 0:
+            raise ValueError("leeway must not be negative")
+        if self.max_staleness < self.poll_interval + self.request_timeout:
+            # Otherwise one slow but successful poll would already make the guard refuse.
+            raise ValueError(
+                "max_staleness must be at least poll_interval + request_timeout "
+                f"({self.poll_interval + self.request_timeout:g} s)"
+            )
+
+    @property
+    def base_url(self) -> str:
+        return self.auth_url.rstrip("/")
+
+    @property
+    def jwks_url(self) -> str:
+        return self.base_url + JWKS_PATH
+
+    @property
+    def revocations_url(self) -> str:
+        return self.base_url + REVOCATIONS_PATH
+
+    @property
+    def revocation_delay(self) -> float:
+        """How long a revocation takes to reach the guard while xpay-auth answers."""
+        return self.poll_interval + self.request_timeout
+
+    @property
+    def revocation_bound(self) -> float:
+        """The most a revocation can take to be honoured, the feed reachable or not."""
+        return self.max_staleness
+
+    @classmethod
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, *, prefix: str = ENV_PREFIX
+    ) -> GuardConfig:
+        """Read ``XPAY_GUARD_AUTH_URL`` (required) and the other fields, upper-cased."""
+        source = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for item in fields(cls):
+            raw = source.get(prefix + item.name.upper())
+            if raw is None:
+                continue
+            if item.name in {"auth_url", "issuer", "audience"}:
+                values[item.name] = raw
+            elif item.name == "leeway":
+                values[item.name] = int(raw)
+            else:
+                values[item.name] = float(raw)
+        if "auth_url" not in values:
+            raise ValueError(f"{prefix}AUTH_URL is not set: give the base URL of xpay-auth")
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,27 @@
+"""Reading the bearer token out of an ``Authorization`` header (RFC 6750 section 2.1).
+
+Shared by the service and by ``xpay_auth.guard`` so both refuse the same headers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from xpay_auth.errors import Unauthorized
+
+# RFC 6750 section 2.1: "Bearer" 1*SP b64token.
+_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of a ``Bearer`` header; :class:`Unauthorized` when missing or malformed.
+
+    A request without credentials gets a bare ``Bearer`` challenge: RFC 6750 section 3.1
+    says the error code should be left out when the client sent no authentication at all.
+    """
+    if not authorization:
+        raise Unauthorized(detail="no bearer token", error="")
+    match = _BEARER.fullmatch(authorization.strip())
+    if match is None:
+        raise Unauthorized(detail="malformed Authorization header")
+    return match[1]

@@ -40,6 +40,6 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(target, pool_size=pool_size, max_overflow=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
-        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    # No pre-ping: it would add a round trip to every checkout, and a dead connection
+    # surfaces as a DBAPIError that the HTTP layer answers with 503 anyway.
+    return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size)

@@ -15,10 +15,12 @@ from starlette.responses import Response
 from xpay_auth.contract import error_response, request_uuid
 from xpay_auth.errors import InternalError, MethodNotAllowed, RouteNotFound, XpayAuthError
 from xpay_auth.http import (
+    account_routes,
     admin_routes,
     audit_routes,
     client_routes,
     infra_routes,
+    introspect_routes,
     key_routes,
     verify_routes,
 )
@@ -63,6 +65,8 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             *client_routes.routes,
             *key_routes.routes,
+            *account_routes.routes,
+            *introspect_routes.routes,
             *admin_routes.routes,
             *audit_routes.routes,
             *verify_routes.routes,

@@ -61,3 +61,4 @@ class Session:
     created_at: int
     expires_at: int
     client_ip: str | None = None
+    issued_at: int | None = None  # the token's iat, in seconds

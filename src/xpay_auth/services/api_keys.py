@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from xpay_auth.domain import Account, ApiKey
 from xpay_auth.errors import InvalidField, NotFound
@@ -20,6 +21,19 @@ MAX_NAME_LENGTH = 100
 MAX_EXPIRY_DAYS = 3650
 MAX_CIDRS = 32
 DAY_MS = 86_400_000
+# How long a rotated-out secret keeps working: a day by default, a week at most, so a
+# forgotten rotation cannot leave a leaked secret alive for long.
+DEFAULT_GRACE_SECONDS = 86_400
+MAX_GRACE_SECONDS = 7 * 86_400
+
+
+class KeySort(StrEnum):
+    """The fields a key listing may be ordered on."""
+
+    CREATED = "created_at"
+    NAME = "name"
+    EXPIRES = "expires_at"
+    LAST_USED = "last_used_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +89,17 @@ async def create_key(
 
 
 async def list_keys(
-    runtime: Runtime, account: Account, *, offset: int = 0, limit: int = 100, newest_first: bool = True
+    runtime: Runtime,
+    account: Account,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    newest_first: bool = True,
+    sort: KeySort = KeySort.CREATED,
 ) -> Page[ApiKey]:
+    """The account's keys, revoked ones included; ``newest_first`` means descending."""
     return await runtime.database.api_keys.for_account(
-        account.id, offset=offset, limit=limit, newest_first=newest_first
+        account.id, offset=offset, limit=limit, newest_first=newest_first, sort=sort.value
     )
 
 
@@ -102,7 +123,13 @@ async def revoke_key(runtime: Runtime, key: ApiKey, ctx: RequestContext | None =
 async def rotate_key(
     runtime: Runtime, key: ApiKey, *, grace_seconds: int, ctx: RequestContext | None = None
 ) -> IssuedKey:
-    """A new secret for the same key id; the old secret works ``grace_seconds`` longer."""
+    """A new secret for the same key id; the old secret works ``grace_seconds`` longer.
+
+    A secret still in an earlier rotation's grace period stops at once: only the secret
+    being replaced keeps a grace period.
+    """
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise InvalidField("graceSeconds", f"must be between 0 and {MAX_GRACE_SECONDS}")
     now = now_ms()
     if not key.is_live(now):
         raise NotFound({"id": key.id}, message="no such key")

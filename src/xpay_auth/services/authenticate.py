@@ -149,6 +149,7 @@ async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestC
             created_at=now_ms,
             expires_at=expires_at * 1000,
             client_ip=ctx.client_ip,
+            issued_at=issued_at,
         )
     )
     if key is not None:

@@ -54,6 +54,8 @@ class SessionRow(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The token's iat (seconds): account-wide revocations are decided on it.
+    issued_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class RevocationRow(Base):

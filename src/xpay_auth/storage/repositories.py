@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -89,6 +89,7 @@ def _session(row: Row[Any]) -> Session:
         created_at=row.created_at,
         expires_at=row.expires_at,
         client_ip=row.client_ip,
+        issued_at=row.issued_at,
     )
 
 
@@ -149,6 +150,9 @@ class AccountRepository:
             )
         return result.rowcount > 0
 
+    async def set_scopes(self, account_id: str, scopes: Sequence[str], now: int) -> bool:
+        return await self.update(account_id, now, scopes=" ".join(scopes))
+
     async def add_failed_password_attempt(self, account_id: str) -> int:
         """Count one more consecutive failure, atomically; returns the new count."""
         async with self._engine.begin() as conn:
@@ -163,6 +167,10 @@ class AccountRepository:
                 )
             ).scalar_one_or_none()
         return int(count or 0)
+
+
+# Fields a key listing may be ordered on.
+_KEY_SORTS = frozenset({"created_at", "name", "expires_at", "last_used_at"})
 
 
 class ApiKeyRepository:
@@ -206,9 +214,22 @@ class ApiKeyRepository:
         return _api_key(row) if row else None
 
     async def for_account(
-        self, account_id: str, *, offset: int, limit: int, newest_first: bool = True
+        self,
+        account_id: str,
+        *,
+        offset: int,
+        limit: int,
+        newest_first: bool = True,
+        sort: str = "created_at",
     ) -> Page[ApiKey]:
-        order = api_keys.c.created_at.desc() if newest_first else api_keys.c.created_at.asc()
+        """A page of the account's keys ordered on ``sort`` (a key field), never-used last.
+
+        ``newest_first`` orders descending, whatever the field.
+        """
+        if sort not in _KEY_SORTS:
+            raise ValueError(f"cannot sort keys on {sort!r}")
+        column = api_keys.c[sort]
+        order = (column.desc() if newest_first else column.asc()).nulls_last()
         async with self._engine.connect() as conn:
             total = (
                 await conn.execute(
@@ -310,6 +331,7 @@ class SessionRepository:
                         "client_ip": item.client_ip,
                         "created_at": item.created_at,
                         "expires_at": item.expires_at,
+                        "issued_at": item.issued_at,
                     }
                     for item in batch
                 ],
@@ -328,6 +350,46 @@ class SessionRepository:
                 .order_by(sessions.c.created_at.desc(), sessions.c.ticket)
             )
             return [_session(row) for row in rows]
+
+    async def live_page_for_account(
+        self, account_id: str, now: int, *, offset: int, limit: int
+    ) -> Page[Session]:
+        """Unexpired sessions no revocation matches, newest first.
+
+        The revocation test is :meth:`RevocationSet.is_revoked` in SQL, on the session's
+        stored ``iat`` (``created_at`` for rows written before it was kept).
+        """
+        entry = revocations.alias("entry")
+        issued_at = func.coalesce(sessions.c.issued_at, sessions.c.created_at // 1000)
+        revoked = or_(
+            exists().where(
+                entry.c.kind == RevocationKind.TICKET.value, entry.c.subject == sessions.c.ticket
+            ),
+            exists().where(
+                entry.c.kind == RevocationKind.KEY.value, entry.c.subject == sessions.c.api_key_id
+            ),
+            exists().where(
+                entry.c.kind == RevocationKind.ACCOUNT.value,
+                entry.c.subject == sessions.c.account_id,
+                entry.c.not_after >= issued_at,
+                or_(entry.c.except_ticket.is_(None), entry.c.except_ticket != sessions.c.ticket),
+            ),
+        )
+        condition = and_(
+            sessions.c.account_id == account_id, sessions.c.expires_at > now, not_(revoked)
+        )
+        async with self._engine.connect() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(sessions).where(condition))
+            ).scalar_one()
+            rows = await conn.execute(
+                select(sessions)
+                .where(condition)
+                .order_by(sessions.c.created_at.desc(), sessions.c.ticket)
+                .offset(offset)
+                .limit(limit)
+            )
+            return Page([_session(row) for row in rows], total)
 
     async def purge_expired(self, now: int) -> int:
         async with self._engine.begin() as conn:

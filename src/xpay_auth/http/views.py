@@ -1,0 +1,62 @@
+"""Wire shapes of the records: what a client may see, and nothing else.
+
+No view ever holds a secret, a secret hash or a password hash.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from xpay_auth.security.api_keys import display_prefix
+
+if TYPE_CHECKING:
+    from xpay_auth.domain import Account, ApiKey, Session
+
+
+def key_status(key: ApiKey, now: int) -> str:
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def key_view(key: ApiKey, now: int) -> dict[str, Any]:
+    in_grace = key.previous_expires_at is not None and key.previous_expires_at > now
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": display_prefix(key.id),
+        "scopes": list(key.scopes),
+        "status": key_status(key, now),
+        "createdAt": key.created_at,
+        "expiresAt": key.expires_at,
+        "revokedAt": key.revoked_at,
+        "lastUsedAt": key.last_used_at,
+        "allowedCidrs": list(key.allowed_cidrs),
+        "previousSecretExpiresAt": key.previous_expires_at if in_grace else None,
+    }
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "username": account.username,
+        "scopes": list(account.scopes),
+        "disabled": account.disabled,
+        "hasPassword": account.password_hash is not None,
+        "createdAt": account.created_at,
+    }
+
+
+def session_view(session: Session, current_ticket: str) -> dict[str, Any]:
+    return {
+        "ticket": session.ticket,
+        "createdAt": session.created_at,
+        "expiresAt": session.expires_at,
+        "isAPI": session.is_api,
+        "keyId": session.api_key_id,
+        "scopes": list(session.scopes),
+        "clientIp": session.client_ip,
+        "current": session.ticket == current_ticket,
+    }

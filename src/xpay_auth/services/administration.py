@@ -1,0 +1,90 @@
+"""What operators (scope ``tme_admin``) do to other accounts: scopes, disabling, sessions.
+
+An operator cannot disable their own account or take ``tme_admin`` from it, so the last
+operator cannot lock everyone out by mistake; another operator, or the CLI, can.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xpay_auth.domain import Account, Scope
+from xpay_auth.errors import InvalidField
+from xpay_auth.logs import log_event, now_ms
+from xpay_auth.services.accounts import check_scopes, set_disabled
+from xpay_auth.services.revocations import revoke_account_sessions, revoke_ticket
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from xpay_auth.runtime import Runtime
+    from xpay_auth.services.context import RequestContext
+
+
+async def update_account(
+    runtime: Runtime,
+    account: Account,
+    *,
+    scopes: Sequence[str] | None,
+    disabled: bool | None,
+    operator_id: str,
+    ctx: RequestContext,
+) -> Account:
+    """Apply the changes given; returns the account as stored afterwards."""
+    new_scopes = check_scopes(scopes) if scopes is not None else account.scopes
+    if not new_scopes:
+        raise InvalidField("scopes", "must name at least one scope")
+    if account.id == operator_id:
+        if disabled:
+            raise InvalidField("disabled", "an operator cannot disable their own account")
+        if Scope.ADMIN.value not in new_scopes:
+            raise InvalidField(
+                "scopes", f"an operator cannot remove {Scope.ADMIN.value} from themselves"
+            )
+    if set(new_scopes) != set(account.scopes):
+        await _set_scopes(runtime, account, new_scopes, ctx)
+    if disabled is not None and disabled != account.disabled:
+        await set_disabled(runtime, account, disabled, ctx)
+    updated = await runtime.database.accounts.by_id(account.id)
+    return updated or account
+
+
+async def _set_scopes(
+    runtime: Runtime, account: Account, scopes: tuple[str, ...], ctx: RequestContext
+) -> None:
+    await runtime.database.accounts.set_scopes(account.id, scopes, now_ms())
+    removed = sorted(set(account.scopes) - set(scopes))
+    # Tokens carry their scopes until they expire; a removed scope must stop working now.
+    # Keys need nothing: a key login grants only scopes the account still has.
+    if removed:
+        await revoke_account_sessions(runtime, account.id)
+    runtime.audit.record(
+        "account.updated",
+        "ok",
+        ctx,
+        username=account.username,
+        account_id=account.id,
+        detail={"scopes": list(scopes), "removed": removed},
+    )
+    log_event("account.updated", account_id=account.id, removed_scopes=removed)
+
+
+async def revoke_all_sessions(runtime: Runtime, account: Account, ctx: RequestContext) -> None:
+    """End every session of the account; its API keys still authenticate afterwards."""
+    await revoke_account_sessions(runtime, account.id)
+    runtime.audit.record(
+        "account.sessions_revoked", "ok", ctx, username=account.username, account_id=account.id
+    )
+
+
+async def revoke_any_session(runtime: Runtime, ticket: str, ctx: RequestContext) -> None:
+    """End one session by ticket, stored yet or not (revocations match tokens, not rows)."""
+    session = await runtime.database.sessions.by_ticket(ticket)
+    await revoke_ticket(runtime, ticket)
+    runtime.audit.record(
+        "session.revoked",
+        "ok",
+        ctx,
+        account_id=session.account_id if session else None,
+        ticket=ticket,
+    )

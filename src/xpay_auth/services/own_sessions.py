@@ -1,0 +1,49 @@
+"""An account's live sessions: listed and ended by their owner.
+
+Sessions reach the database through the background writer, so this process's pending ones
+are flushed first; sessions opened on other workers appear within their flush interval.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xpay_auth.errors import NotFound
+from xpay_auth.logs import now_ms
+from xpay_auth.services.revocations import revoke_ticket
+
+if TYPE_CHECKING:
+    from xpay_auth.domain import Account, Session
+    from xpay_auth.runtime import Runtime
+    from xpay_auth.services.context import RequestContext
+    from xpay_auth.storage.repositories import Page
+
+
+async def list_live_sessions(
+    runtime: Runtime, account: Account, *, offset: int, limit: int
+) -> Page[Session]:
+    """Unexpired, unrevoked sessions of the account, newest first."""
+    await runtime.writer.flush()
+    return await runtime.database.sessions.live_page_for_account(
+        account.id, now_ms(), offset=offset, limit=limit
+    )
+
+
+async def revoke_own_session(
+    runtime: Runtime, account: Account, ticket: str, *, current_ticket: str, ctx: RequestContext
+) -> None:
+    """End one session of ``account``; another account's ticket looks absent."""
+    if ticket != current_ticket:
+        await runtime.writer.flush()
+        session = await runtime.database.sessions.by_ticket(ticket)
+        if session is None or session.account_id != account.id:
+            raise NotFound({"ticket": ticket}, message="no such session")
+    await revoke_ticket(runtime, ticket)
+    runtime.audit.record(
+        "session.revoked",
+        "ok",
+        ctx,
+        username=account.username,
+        account_id=account.id,
+        ticket=ticket,
+    )

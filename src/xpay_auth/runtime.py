@@ -50,8 +50,7 @@ async def open_runtime(
     )
     writer = BackgroundWriter(database, settings.flush_interval)
     try:
-        if ensure_signing_key:
-            await keyring.ensure_current()
+        created_kid = await keyring.ensure_current() if ensure_signing_key else None
         runtime = Runtime(
             settings=settings,
             database=database,
@@ -63,6 +62,8 @@ async def open_runtime(
             writer=writer,
             audit=AuditTrail(writer),
         )
+        if created_kid is not None:
+            runtime.audit.record("signing_key.created", "ok", None, detail={"kid": created_kid})
         if background:
             writer.start()
         try:

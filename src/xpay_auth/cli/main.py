@@ -6,6 +6,7 @@ import click
 
 from xpay_auth import __version__
 from xpay_auth.cli.accounts import users
+from xpay_auth.cli.audit import audit_group
 from xpay_auth.cli.keys import keys, signing_keys
 from xpay_auth.cli.serve import db, serve
 
@@ -24,3 +25,4 @@ cli.add_command(db)
 cli.add_command(users)
 cli.add_command(keys)
 cli.add_command(signing_keys)
+cli.add_command(audit_group)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from xpay_auth.domain import normalize_username
+from xpay_auth.errors import InvalidField
 from xpay_auth.http import fields
 from xpay_auth.http.endpoint import Call, Reply, json_endpoint
 from xpay_auth.security.api_keys import MAX_SECRET_LENGTH
@@ -20,9 +21,22 @@ _MAX_SECRET = max(MAX_PASSWORD_LENGTH * 4, MAX_SECRET_LENGTH)
 async def authenticate_call(call: Call) -> Reply:
     """Trade a username and an API key or password for an access token."""
     body = call.body
-    username = fields.required_text(body, "username", max_length=MAX_USERNAME_LENGTH + 64)
-    secret = fields.required_text(body, "secretKey", max_length=_MAX_SECRET)
-    is_api = fields.flag(body, "isAPI")
+    try:
+        username = fields.required_text(body, "username", max_length=MAX_USERNAME_LENGTH + 64)
+        secret = fields.required_text(body, "secretKey", max_length=_MAX_SECRET)
+        is_api = fields.flag(body, "isAPI")
+    except InvalidField as refused:
+        # A malformed attempt is still an attempt: the audit trail keeps it (issue 4, item 4).
+        typed = body.get("username")
+        call.runtime.audit.record(
+            "login.failed",
+            "invalid_request",
+            call.ctx,
+            username=normalize_username(typed) if isinstance(typed, str) else None,
+            error_tag=refused.tag,
+            detail={"field": refused.field},
+        )
+        raise
     login = await authenticate(
         call.runtime, Credentials(normalize_username(username), secret, is_api), call.ctx
     )

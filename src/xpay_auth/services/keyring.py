@@ -46,10 +46,15 @@ class Keyring:
             publish_until=None,
         )
 
-    async def ensure_current(self) -> None:
-        """Create the first signing key if there is none (concurrent starts agree)."""
-        await self._repository.insert_if_none_current(self._store(signing_keys.generate(now_ms())))
+    async def ensure_current(self) -> str | None:
+        """Create the first signing key if there is none (concurrent starts agree).
+
+        Returns the new key's ``kid`` when this call created it, else None.
+        """
+        key = signing_keys.generate(now_ms())
+        created = await self._repository.insert_if_none_current(self._store(key))
         await self.load()
+        return key.kid if created else None
 
     async def rotate(self, publish_for_ms: int) -> tuple[str, list[str]]:
         """Sign with a new key from now on; older keys stay published ``publish_for_ms``."""

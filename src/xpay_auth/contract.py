@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -22,7 +23,9 @@ JSON_MEDIA_TYPE = "application/json"
 # Responses may carry tokens or account facts: no cache may keep them (RFC 6749 section 5.1).
 BASE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_JSON_DEPTH = 32
-_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.IGNORECASE)
+_UUID4 = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.IGNORECASE
+)
 
 
 def request_uuid(raw: str | None) -> str:
@@ -94,6 +97,14 @@ def _reject_constant(name: str) -> Any:
     raise BadRequest(message="body is not valid JSON", detail=f"JSON constant {name}")
 
 
+def _finite_float(text: str) -> float:
+    # A literal such as 1e999 overflows to infinity, the value parse_constant refuses by name.
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadRequest(message="body is not valid JSON", detail="number out of range")
+    return value
+
+
 def _depth_exceeds(raw: bytes, limit: int) -> bool:
     # A cheap bound before parsing: nesting can never exceed the count of openers.
     if raw.count(b"[") + raw.count(b"{") <= limit:
@@ -130,7 +141,10 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
         value = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
         )
     except UnicodeDecodeError as exc:
         raise BadRequest(message="body is not valid UTF-8") from exc

@@ -45,6 +45,7 @@ class PasswordHashing:
             self._hasher.verify(stored_hash or self._dummy_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return Verdict(valid=False)
-        if stored_hash is None:
+        if not stored_hash:
+            # An empty value was checked against the dummy hash above: it must never pass.
             return Verdict(valid=False)
         return Verdict(valid=True, needs_rehash=self._hasher.check_needs_rehash(stored_hash))

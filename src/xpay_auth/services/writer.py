@@ -64,18 +64,16 @@ class BackgroundWriter:
             audit, self._audit = self._audit, []
             try:
                 await self._database.sessions.insert_many(sessions)
-            except Exception:
-                self._sessions[:0] = sessions
-                raise
-            try:
+                sessions = []
                 await self._database.api_keys.record_last_use(last_use)
                 self._last_use_written.update(last_use)
-            except Exception:
-                self._last_use = {**last_use, **self._last_use}
-                raise
-            try:
+                last_use = {}
                 await self._database.audit.insert_many(audit)
             except Exception:
+                # Whatever was not written goes back before what arrived meanwhile, so
+                # one failed write loses neither its own batch nor the ones after it.
+                self._sessions[:0] = sessions
+                self._last_use = {**last_use, **self._last_use}
                 self._audit[:0] = audit
                 raise
 
@@ -89,7 +87,9 @@ class BackgroundWriter:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # Cancel only between flushes: a cancellation inside one would drop its batch.
+            async with self._lock:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()

@@ -1,0 +1,68 @@
+"""Password hashing: argon2id profiles, the dummy verification, rehash on new parameters."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher, Type
+
+from xpay_auth.security.passwords import PasswordHashing
+from xpay_auth.settings import Argon2Profile, Settings
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture(scope="module")
+def hashing() -> PasswordHashing:
+    return PasswordHashing(Argon2Profile.TESTING)
+
+
+def test_production_default_is_argon2id_at_owasp_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default settings hash with argon2id, m=19456 KiB, t=2, p=1 (OWASP's minimum)."""
+    for name in ("XPAY_AUTH_ARGON2_PROFILE", "XPAY_AUTH_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    profile = Settings().argon2_profile
+    encoded = PasswordHashing(profile).hash(PASSWORD)
+    assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_hash_is_argon2id_and_salted(hashing: PasswordHashing) -> None:
+    """Hashes are argon2id, never contain the password, and differ for the same password."""
+    first, second = hashing.hash(PASSWORD), hashing.hash(PASSWORD)
+    assert first.startswith("$argon2id$")
+    assert first != second
+    assert PASSWORD not in first
+
+
+def test_verify_accepts_the_password_only(hashing: PasswordHashing) -> None:
+    """The right password verifies; a wrong or differently cased one does not."""
+    stored = hashing.hash(PASSWORD)
+    assert hashing.verify(stored, PASSWORD).valid
+    assert not hashing.verify(stored, PASSWORD + "!").valid
+    assert not hashing.verify(stored, PASSWORD.upper()).valid
+    assert not hashing.verify(stored, "").valid
+
+
+def test_missing_hash_runs_the_dummy_and_fails(hashing: PasswordHashing) -> None:
+    """Without a stored hash, verification fails, even for the dummy's own password."""
+    assert not hashing.verify(None, PASSWORD).valid
+    assert not hashing.verify(None, "xpay-auth dummy password for timing").valid
+    assert not hashing.verify("", "xpay-auth dummy password for timing").valid
+
+
+def test_damaged_hash_fails_without_raising(hashing: PasswordHashing) -> None:
+    """A stored value that is not an argon2 hash fails verification instead of raising."""
+    assert not hashing.verify("not-a-hash", PASSWORD).valid
+    assert not hashing.verify("$argon2id$v=19$m=8,t=1,p=1$AAAA$BBBB", PASSWORD).valid
+
+
+def test_needs_rehash_when_parameters_change(hashing: PasswordHashing) -> None:
+    """A hash made with other parameters verifies and asks for a rehash; a current one does not."""
+    older = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1, type=Type.ID).hash(PASSWORD)
+    verdict = hashing.verify(older, PASSWORD)
+    assert verdict.valid
+    assert verdict.needs_rehash
+    current = hashing.verify(hashing.hash(PASSWORD), PASSWORD)
+    assert current.valid
+    assert not current.needs_rehash
+    argon2i = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.I).hash(PASSWORD)
+    assert hashing.verify(argon2i, PASSWORD).needs_rehash

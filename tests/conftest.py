@@ -88,6 +88,14 @@ class PostgresDatabases:
         self.created.append(name)
         return self.url_for(name)
 
+    def new_empty_database(self) -> str:
+        """A database without any schema (from template0), for migration tests."""
+        self._count += 1
+        name = f"{self.prefix}_{self._count}"
+        asyncio.run(self._admin(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+        self.created.append(name)
+        return self.url_for(name)
+
     def drop(self, name: str) -> None:
         asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

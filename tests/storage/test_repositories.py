@@ -1,0 +1,312 @@
+"""One repository suite, run on every database the service supports (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.databases import open_database
+from xpay_auth.domain import Account, ApiKey, Session
+from xpay_auth.logs import now_ms
+from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.storage.repositories import AlreadyExists, Database, StoredSigningKey
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+pytestmark = pytest.mark.anyio
+
+HOUR_MS = 3_600_000
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    async with open_database(database_url) as database:
+        yield database
+
+
+def _account(username: str | None = None, **overrides: object) -> Account:
+    values: dict[str, object] = {
+        "id": "acc_" + secrets.token_hex(8),
+        "username": username or f"{secrets.token_hex(5)}@example.com",
+        "scopes": ("tme_user",),
+        "password_hash": None,
+        "disabled": False,
+        "created_at": now_ms(),
+    }
+    values.update(overrides)
+    return Account(**values)  # type: ignore[arg-type]
+
+
+def _key(account: Account, **overrides: object) -> ApiKey:
+    values: dict[str, object] = {
+        "id": secrets.token_hex(8),
+        "account_id": account.id,
+        "name": "ci",
+        "scopes": account.scopes,
+        "secret_hash": secrets.token_bytes(32),
+        "created_at": now_ms(),
+    }
+    values.update(overrides)
+    return ApiKey(**values)  # type: ignore[arg-type]
+
+
+def _session(account: Account, *, expires_at: int | None = None, created_at: int = 0) -> Session:
+    now = now_ms()
+    return Session(
+        ticket=secrets.token_hex(16),
+        account_id=account.id,
+        api_key_id=None,
+        is_api=False,
+        scopes=account.scopes,
+        created_at=created_at or now,
+        expires_at=expires_at if expires_at is not None else now + HOUR_MS,
+        client_ip="203.0.113.9",
+    )
+
+
+def _stored(kid: str, created_at: int) -> StoredSigningKey:
+    return StoredSigningKey(
+        kid=kid,
+        algorithm="ES256",
+        public_jwk=f'{{"kid":"{kid}"}}',
+        private_key=secrets.token_bytes(64),
+        created_at=created_at,
+        retired_at=None,
+        publish_until=None,
+    )
+
+
+async def test_account_round_trip(db: Database) -> None:
+    """An account reads back by username and by id exactly as created."""
+    account = _account(scopes=("tme_user", "tme_admin"), password_hash="$argon2id$x")
+    await db.accounts.create(account)
+    assert await db.accounts.by_username(account.username) == account
+    assert await db.accounts.by_id(account.id) == account
+    assert await db.accounts.by_username("nobody@example.com") is None
+    assert await db.accounts.by_id("acc_missing") is None
+
+
+async def test_usernames_are_unique(db: Database) -> None:
+    """A second account with a taken username raises AlreadyExists and changes nothing."""
+    first = _account("taken@example.com")
+    await db.accounts.create(first)
+    with pytest.raises(AlreadyExists):
+        await db.accounts.create(_account("taken@example.com"))
+    assert await db.accounts.by_username("taken@example.com") == first
+
+
+async def test_account_update_and_search(db: Database) -> None:
+    """Updates change the named columns; search matches substrings literally and pages."""
+    accounts = [_account(f"user{i}@example.com", created_at=1000 + i) for i in range(3)]
+    odd = _account("100%_sure@example.com", created_at=2000)
+    for account in [*accounts, odd]:
+        await db.accounts.create(account)
+    assert await db.accounts.update(accounts[0].id, now_ms(), disabled=True)
+    assert not await db.accounts.update("acc_missing", now_ms(), disabled=True)
+    updated = await db.accounts.by_id(accounts[0].id)
+    assert updated is not None
+    assert updated.disabled
+    page = await db.accounts.search(query="user", offset=0, limit=2)
+    assert page.total == 3
+    assert [a.username for a in page.items] == ["user2@example.com", "user1@example.com"]
+    literal = await db.accounts.search(query="%_", offset=0, limit=10)
+    assert [a.username for a in literal.items] == ["100%_sure@example.com"]
+
+
+async def test_api_key_with_account_is_one_joined_read(db: Database) -> None:
+    """with_account returns the key and its owning account together; unknown ids give None."""
+    account = _account(scopes=("tme_user", "tme_admin"))
+    await db.accounts.create(account)
+    key = _key(account, scopes=("tme_user",), expires_at=now_ms() + HOUR_MS)
+    await db.api_keys.create(key)
+    found = await db.api_keys.with_account(key.id)
+    assert found is not None
+    assert found == (key, account)
+    assert await db.api_keys.by_id(key.id) == key
+    assert await db.api_keys.with_account(secrets.token_hex(8)) is None
+
+
+async def test_api_key_revoke_is_idempotent(db: Database) -> None:
+    """Revoking stamps revoked_at once; a second revoke reports no change."""
+    account = _account()
+    await db.accounts.create(account)
+    keys = [_key(account) for _ in range(3)]
+    for key in keys:
+        await db.api_keys.create(key)
+    assert await db.api_keys.revoke(keys[0].id, 5000)
+    assert not await db.api_keys.revoke(keys[0].id, 6000)
+    revoked = await db.api_keys.by_id(keys[0].id)
+    assert revoked is not None
+    assert revoked.revoked_at == 5000
+    assert not revoked.is_live(now_ms())
+    assert sorted(await db.api_keys.revoke_all_of_account(account.id, 7000)) == sorted(
+        k.id for k in keys[1:]
+    )
+    assert await db.api_keys.revoke_all_of_account(account.id, 8000) == []
+
+
+async def test_last_use_only_moves_forward(db: Database) -> None:
+    """record_last_use keeps the latest time and ignores older ones."""
+    account = _account()
+    await db.accounts.create(account)
+    key = _key(account)
+    await db.api_keys.create(key)
+    await db.api_keys.record_last_use({key.id: 2000})
+    await db.api_keys.record_last_use({key.id: 1000})
+    stored = await db.api_keys.by_id(key.id)
+    assert stored is not None
+    assert stored.last_used_at == 2000
+
+
+async def test_rotate_swaps_hashes_only_from_the_expected_one(db: Database) -> None:
+    """A rotation succeeds only when the stored hash is the one the caller read."""
+    account = _account()
+    await db.accounts.create(account)
+    key = _key(account)
+    await db.api_keys.create(key)
+    new_hash = secrets.token_bytes(32)
+    assert await db.api_keys.rotate(
+        key.id, secret_hash=new_hash, previous_hash=key.secret_hash, previous_expires_at=9000
+    )
+    assert not await db.api_keys.rotate(
+        key.id,
+        secret_hash=secrets.token_bytes(32),
+        previous_hash=key.secret_hash,
+        previous_expires_at=9000,
+    )
+    stored = await db.api_keys.by_id(key.id)
+    assert stored is not None
+    assert (stored.secret_hash, stored.previous_secret_hash) == (new_hash, key.secret_hash)
+    assert stored.previous_expires_at == 9000
+
+
+async def test_sessions_insert_and_live(db: Database) -> None:
+    """Inserted sessions read back; only unexpired ones are live, newest first."""
+    account = _account()
+    await db.accounts.create(account)
+    now = now_ms()
+    older = _session(account, created_at=now - 2000)
+    newer = _session(account, created_at=now - 1000)
+    expired = _session(account, created_at=now - 5000, expires_at=now - 1)
+    await db.sessions.insert_many([older, newer, expired])
+    await db.sessions.insert_many([])
+    assert await db.sessions.by_ticket(newer.ticket) == newer
+    assert await db.sessions.by_ticket(secrets.token_hex(16)) is None
+    live = await db.sessions.live_for_account(account.id, now)
+    assert [s.ticket for s in live] == [newer.ticket, older.ticket]
+    assert await db.sessions.purge_expired(now) == 1
+    assert await db.sessions.by_ticket(expired.ticket) is None
+
+
+async def _revoked(
+    db: Database, *, ticket: str, key_id: str | None = None, issued_at: int = 1000
+) -> bool:
+    return await db.revocations.is_revoked(
+        ticket=ticket, key_id=key_id, account_id="acc_1", issued_at=issued_at
+    )
+
+
+async def test_ticket_revocation(db: Database) -> None:
+    """A revoked ticket is revoked; another ticket of the same account is not."""
+    await db.revocations.add(
+        Revocation(RevocationKind.TICKET, "a" * 32), now=1, expires_at=now_ms() + HOUR_MS
+    )
+    assert await _revoked(db, ticket="a" * 32)
+    assert not await _revoked(db, ticket="b" * 32)
+
+
+async def test_key_revocation(db: Database) -> None:
+    """A revoked key revokes its tokens only, and never a token without a key."""
+    await db.revocations.add(
+        Revocation(RevocationKind.KEY, "key1"), now=1, expires_at=now_ms() + HOUR_MS
+    )
+    assert await _revoked(db, ticket="a" * 32, key_id="key1")
+    assert not await _revoked(db, ticket="a" * 32, key_id="key2")
+    assert not await _revoked(db, ticket="a" * 32, key_id=None)
+
+
+async def test_account_revocation_boundary_and_exception(db: Database) -> None:
+    """An account entry revokes tokens issued at or before not_after, except its spared ticket."""
+    await db.revocations.add(
+        Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000, except_ticket="c" * 32),
+        now=1,
+        expires_at=now_ms() + HOUR_MS,
+    )
+    assert await _revoked(db, ticket="a" * 32, issued_at=999)
+    assert await _revoked(db, ticket="a" * 32, issued_at=1000)
+    assert not await _revoked(db, ticket="a" * 32, issued_at=1001)
+    assert not await _revoked(db, ticket="c" * 32, issued_at=999)
+    assert not await db.revocations.is_revoked(
+        ticket="a" * 32, key_id=None, account_id="acc_2", issued_at=999
+    )
+
+
+async def test_account_revocation_without_exception(db: Database) -> None:
+    """An account entry without a spared ticket revokes every token up to not_after."""
+    await db.revocations.add(
+        Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000),
+        now=1,
+        expires_at=now_ms() + HOUR_MS,
+    )
+    assert await _revoked(db, ticket="c" * 32, issued_at=1000)
+    assert not await _revoked(db, ticket="c" * 32, issued_at=1001)
+
+
+async def test_active_revocations_and_purge(db: Database) -> None:
+    """active() lists unexpired entries in order; purge_expired deletes the rest."""
+    now = now_ms()
+    live = [
+        Revocation(RevocationKind.TICKET, "a" * 32),
+        Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=5, except_ticket="b" * 32),
+    ]
+    await db.revocations.add(live[0], now=now, expires_at=now + HOUR_MS)
+    await db.revocations.add(Revocation(RevocationKind.KEY, "old"), now=now, expires_at=now - 1)
+    await db.revocations.add(live[1], now=now, expires_at=now + HOUR_MS)
+    assert await db.revocations.active(now) == live
+    assert await db.revocations.purge_expired(now) == 1
+    assert await db.revocations.latest_id() >= 3
+
+
+async def test_signing_keys_insert_once_then_replace_current(db: Database) -> None:
+    """The first key is inserted once; replace_current retires it with a publish deadline."""
+    first, concurrent = _stored("kid-1", 1000), _stored("kid-x", 1001)
+    assert await db.signing_keys.insert_if_none_current(first)
+    assert not await db.signing_keys.insert_if_none_current(concurrent)
+    assert await db.signing_keys.all() == [first]
+    second = _stored("kid-2", 2000)
+    assert await db.signing_keys.replace_current(second, now=2000, publish_until=9000) == ["kid-1"]
+    stored = {key.kid: key for key in await db.signing_keys.all()}
+    assert set(stored) == {"kid-1", "kid-2"}
+    assert (stored["kid-1"].retired_at, stored["kid-1"].publish_until) == (2000, 9000)
+    assert stored["kid-1"].private_key == first.private_key
+    assert stored["kid-2"] == second
+    assert await db.signing_keys.delete_unpublished(8999) == 0
+    assert await db.signing_keys.delete_unpublished(9000) == 1
+    assert [key.kid for key in await db.signing_keys.all()] == ["kid-2"]
+
+
+async def test_audit_insert_and_search(db: Database) -> None:
+    """Audit events are stored and found by field and time, newest first."""
+    await db.audit.insert_many(
+        [
+            {"at": 1000, "event": "login.failed", "outcome": "refused", "username": "a@x.test"},
+            {"at": 2000, "event": "login.succeeded", "outcome": "ok", "username": "a@x.test"},
+            {"at": 3000, "event": "login.failed", "outcome": "refused", "username": "b@x.test"},
+        ]
+    )
+    await db.audit.insert_many([])
+    page = await db.audit.search(
+        filters={"event": "login.failed"}, since=None, until=None, offset=0, limit=10
+    )
+    assert page.total == 2
+    assert [row["username"] for row in page.items] == ["b@x.test", "a@x.test"]
+    window = await db.audit.search(filters={}, since=1500, until=3000, offset=0, limit=10)
+    assert [row["at"] for row in window.items] == [2000]
+
+
+async def test_ping(db: Database) -> None:
+    """ping succeeds on a reachable database."""
+    await db.ping()

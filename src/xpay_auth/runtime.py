@@ -20,6 +20,7 @@ from xpay_auth.services.writer import BackgroundWriter
 from xpay_auth.settings import Settings
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.repositories import Database
+from xpay_auth.throttling.throttle import Throttle, build_throttle
 
 
 @dataclass(slots=True)
@@ -33,6 +34,7 @@ class Runtime:
     verifier: TokenVerifier
     writer: BackgroundWriter
     audit: AuditTrail
+    throttle: Throttle
 
 
 @asynccontextmanager
@@ -49,6 +51,7 @@ async def open_runtime(
         database.signing_keys, KeyWrapper(server_secret), settings.signing_key_refresh
     )
     writer = BackgroundWriter(database, settings.flush_interval)
+    throttle = build_throttle(settings)
     try:
         created_kid = await keyring.ensure_current() if ensure_signing_key else None
         runtime = Runtime(
@@ -61,6 +64,7 @@ async def open_runtime(
             verifier=TokenVerifier(keyring.public_key, settings.issuer, settings.audience),
             writer=writer,
             audit=AuditTrail(writer),
+            throttle=throttle,
         )
         if created_kid is not None:
             runtime.audit.record("signing_key.created", "ok", None, detail={"kid": created_kid})
@@ -71,4 +75,5 @@ async def open_runtime(
         finally:
             await writer.close()
     finally:
+        await throttle.close()
         await database.dispose()

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     audience: str = "xpay-api"
     argon2_profile: Argon2Profile = Argon2Profile.OWASP
     redis_url: str | None = None
+    # Prepended to every Redis key, so that several deployments can share one Redis.
+    redis_key_prefix: str = Field(default="xpay-auth:", max_length=100)
+    # Failed authentications per client address (docs/security.md, "Throttling"): past
+    # `limit` failures within `window` seconds, the address gets 429 for `lockout` seconds.
+    throttle_address_limit: int = Field(default=20, ge=1, le=100_000)
+    throttle_address_window: float = Field(default=60.0, gt=0, le=86400)
+    throttle_address_lockout: float = Field(default=300.0, gt=0, le=86400)
+    # NIST SP 800-63B section 3.2.2: at most 100 consecutive failed passwords, then password
+    # login is disabled until a success or an operator's `xpay-auth users unlock`.
+    password_max_failures: int = Field(default=100, ge=1, le=100)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"

@@ -8,7 +8,7 @@ import click
 
 from xpay_auth.cli.common import with_runtime
 from xpay_auth.runtime import Runtime
-from xpay_auth.services import accounts
+from xpay_auth.services import accounts, lockout
 
 
 @click.group()
@@ -57,5 +57,21 @@ def disable(username: str) -> None:
         account = await accounts.require_account(runtime, username)
         await accounts.set_disabled(runtime, account, disabled=True)
         click.echo(f"disabled {account.username}; its sessions and keys are revoked")
+
+    with_runtime(action)
+
+
+@users.command("unlock")
+@click.argument("username")
+def unlock(username: str) -> None:
+    """Re-enable password login after too many wrong passwords (API keys are never locked)."""
+
+    async def action(runtime: Runtime) -> None:
+        account = await accounts.require_account(runtime, username)
+        await lockout.unlock_password(runtime, account)
+        click.echo(
+            f"unlocked {account.username}: password login allowed again "
+            f"({account.failed_password_attempts} failed attempts cleared)"
+        )
 
     with_runtime(action)

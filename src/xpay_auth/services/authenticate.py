@@ -1,11 +1,15 @@
 """``POST /client/authenticate``: a username and a secret buy an access token.
 
 Every refusal is the same :class:`InvalidCredentials`, whatever the cause, and costs the
-same: an unknown key id still computes one HMAC, an unknown user still verifies a password.
+same: an unknown key id still computes one HMAC, an unknown user or a locked account still
+verifies a password. Failures are throttled per client address (429 before any lookup) and,
+for passwords, per account (see ``xpay_auth.throttling``); a locked account is refused like a
+wrong password, so the lock reveals nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import secrets
@@ -15,9 +19,9 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from xpay_auth.domain import Account, ApiKey, Session
-from xpay_auth.errors import InvalidCredentials
+from xpay_auth.errors import InvalidCredentials, TooManyRequests
 from xpay_auth.runtime import Runtime
-from xpay_auth.security import api_keys
+from xpay_auth.security import api_keys, password_policy
 from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
 from xpay_auth.services.context import RequestContext
 
@@ -70,6 +74,8 @@ def _secret_matches(runtime: Runtime, key: ApiKey | None, secret: str, now_ms: i
 async def _check_api_key(
     runtime: Runtime, credentials: Credentials, ctx: RequestContext, now_ms: int
 ) -> tuple[Account, ApiKey]:
+    await runtime.throttle.before_api_key(ctx.client_ip)
+    # A mistyped key fails its checksum here and costs no lookup.
     parsed = api_keys.parse(credentials.secret)
     found = await runtime.database.api_keys.with_account(parsed.key_id) if parsed else None
     key, account = found if found else (None, None)
@@ -85,20 +91,53 @@ async def _check_api_key(
         or account.disabled
         or not _address_allowed(key, ctx.client_ip)
     ):
+        # Counted per address only: a key's 256 random bits need no account lock, and one
+        # would let anyone lock the owner's integrations out.
+        await runtime.throttle.api_key_failed(ctx.client_ip)
         raise InvalidCredentials(detail="api key refused")
     return account, key
 
 
-async def _check_password(runtime: Runtime, credentials: Credentials) -> Account:
+async def _check_password(
+    runtime: Runtime, credentials: Credentials, ctx: RequestContext, now_ms: int
+) -> Account:
+    # Reserved before the lookup: a blocked address never reaches it (429), and parallel
+    # guesses cannot all slip under a limit (OWASP ASVS 2.2.1, NIST SP 800-63B 3.2.2).
+    attempt = await runtime.throttle.before_password(ctx.client_ip, credentials.username)
     account = await runtime.database.accounts.by_username(credentials.username)
-    stored = account.password_hash if account is not None else None
+    capped = account is not None and (
+        account.failed_password_attempts >= runtime.settings.password_max_failures
+    )
+    locked = attempt.locked or capped
+    # A locked account is checked against the dummy hash, like an unknown user: same work,
+    # same answer, and its real password is not tried.
+    stored = account.password_hash if account is not None and not locked else None
+    password = password_policy.normalize(credentials.secret)
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    verdict = await anyio.to_thread.run_sync(runtime.passwords.verify, stored, credentials.secret)
-    if account is None or not verdict.valid or account.disabled:
-        raise InvalidCredentials(detail="password refused")
+    verifying = anyio.to_thread.run_sync(runtime.passwords.verify, stored, password)
+    failures = 0
+    if account is not None and stored is not None and not account.disabled:
+        # Reserve-then-check for the persistent counter too, written while argon2 runs so
+        # that a known account costs no more time than an unknown one.
+        verdict, failures = await asyncio.gather(
+            verifying, runtime.database.accounts.add_failed_password_attempt(account.id)
+        )
+    else:
+        verdict = await verifying
+    if (
+        account is None
+        or locked
+        or not verdict.valid
+        or account.disabled
+        or failures > runtime.settings.password_max_failures
+    ):
+        raise InvalidCredentials(detail="password locked" if locked else "password refused")
+    await runtime.throttle.password_succeeded(attempt)
+    changes: dict[str, object] = {"failed_password_attempts": 0}
     if verdict.needs_rehash:
-        new_hash = await anyio.to_thread.run_sync(runtime.passwords.hash, credentials.secret)
-        await runtime.database.accounts.update(account.id, now_ms, password_hash=new_hash)
+        # The argon2 parameters changed since this hash was made (RFC 9106 section 4).
+        changes["password_hash"] = await anyio.to_thread.run_sync(runtime.passwords.hash, password)
+    await runtime.database.accounts.update(account.id, now_ms, **changes)
     return account
 
 
@@ -111,12 +150,13 @@ async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestC
             account, key = await _check_api_key(runtime, credentials, ctx, now_ms)
             scopes = tuple(scope for scope in account.scopes if scope in key.scopes)
         else:
-            account = await _check_password(runtime, credentials)
+            account = await _check_password(runtime, credentials, ctx, now_ms)
             scopes = account.scopes
-    except InvalidCredentials as refused:
+    except (InvalidCredentials, TooManyRequests) as refused:
+        throttled = isinstance(refused, TooManyRequests)
         runtime.audit.record(
-            "login.failed",
-            "refused",
+            "login.throttled" if throttled else "login.failed",
+            "throttled" if throttled else "refused",
             ctx,
             username=credentials.username,
             key_id=(api_keys.parse(credentials.secret) or api_keys.ParsedKey("", "")).key_id or None,

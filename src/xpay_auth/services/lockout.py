@@ -1,0 +1,35 @@
+"""An operator's reset of an account's password lock.
+
+After ``password_max_failures`` consecutive wrong passwords (at most 100, NIST SP 800-63B
+section 3.2.2) password login stays disabled until the owner succeeds or an operator resets
+it here. The reset also forgets the short-lived throttle counters where they are shared
+(Redis); without Redis they live in each server's memory and expire on their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xpay_auth.logs import log_event, now_ms
+
+if TYPE_CHECKING:
+    from xpay_auth.domain import Account
+    from xpay_auth.runtime import Runtime
+    from xpay_auth.services.context import RequestContext
+
+
+async def unlock_password(
+    runtime: Runtime, account: Account, ctx: RequestContext | None = None
+) -> None:
+    """Clear the account's failed-password counter and its throttle counters."""
+    await runtime.database.accounts.update(account.id, now_ms(), failed_password_attempts=0)
+    await runtime.throttle.unlock(account.username)
+    runtime.audit.record(
+        "account.unlocked",
+        "ok",
+        ctx,
+        username=account.username,
+        account_id=account.id,
+        detail={"failedPasswordAttempts": account.failed_password_attempts},
+    )
+    log_event("account.unlocked", account_id=account.id)

@@ -134,7 +134,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Parse a request body that must be one JSON object, strictly.
 
     Refused with 400: invalid UTF-8, invalid JSON, NaN/Infinity, duplicate keys, nesting
-    deeper than ``MAX_JSON_DEPTH``, numbers too large to convert, and anything but an object.
+    deeper than ``MAX_JSON_DEPTH``, numbers too large to convert, lone surrogates, and
+    anything but an object.
     """
     if _depth_exceeds(raw, MAX_JSON_DEPTH):
         raise BadRequest(message="body is nested too deeply")
@@ -153,4 +154,16 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest(message="body is not valid JSON", detail=str(exc)[:200]) from exc
     if not isinstance(value, dict):
         raise BadRequest
+    # A \uD800-style escape decodes to a lone surrogate, which no UTF-8 text, database or
+    # hash can take: I-JSON (RFC 7493 section 2.1) forbids it. Only escapes can make one.
+    if b"\\ud" in raw.lower() and _has_lone_surrogate(value):
+        raise BadRequest(message="body has an invalid Unicode escape")
     return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -21,6 +21,8 @@ SECRET_FILE_NAME = "xpay-auth.secret"
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xpay-auth", "development"})
 MIN_SECRET_LENGTH = 32
 MAX_TOKEN_TTL = 86400
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 10.0
 
 
 class Environment(StrEnum):
@@ -62,6 +64,11 @@ class Settings(BaseSettings):
     # login is disabled until a success or an operator's `xpay-auth users unlock`.
     password_max_failures: int = Field(default=100, ge=1, le=100)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Slow clients (docs/security.md, "Hostile input"): a request's headers must arrive
+    # within `header_timeout` seconds of its first byte, its body within `body_timeout`
+    # seconds of the headers; otherwise it is answered 400 and its connection closed.
+    header_timeout: float = Field(default=DEFAULT_HEADER_TIMEOUT, gt=0, le=300)
+    body_timeout: float = Field(default=DEFAULT_BODY_TIMEOUT, gt=0, le=300)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
     # How often the background writer flushes sessions, key usage and audit events.

@@ -11,7 +11,7 @@ __all__ = ["server", "server_factory"]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/security/" in str(item.fspath) and {"server", "server_factory"} & set(
+        if "/security/" in str(item.fspath) and {"server", "server_factory", "real_server"} & set(
             getattr(item, "fixturenames", ())
         ):
             item.add_marker(pytest.mark.e2e)

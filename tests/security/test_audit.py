@@ -83,6 +83,20 @@ def test_every_authentication_attempt_is_recorded(harness: Harness) -> None:
     assert malformed["detail"] == {"field": "secretKey"}
 
 
+def test_hostile_usernames_are_recorded_escaped_and_block_nothing(harness: Harness) -> None:
+    """NUL, newline and escape codes in a username are stored escaped; later events still land."""
+    token = admin_token(harness)
+    hostile = "evil\x00\n\x1b[31m@example.com"
+    rid, _ = authenticate(harness, {"username": hostile, "isAPI": True})
+    after, _ = authenticate(
+        harness, {"username": "next@example.com", "secretKey": "x" * 20, "isAPI": False}
+    )
+    items = search(harness, token, pageSize=100)["items"]
+    [row] = audit_rows(items, requestUuid=rid)
+    assert row["username"] == "evil\\x00\\x0a\\x1b[31m@example.com"
+    assert audit_rows(items, requestUuid=after)
+
+
 def test_search_filters_and_pages(harness: Harness) -> None:
     """Each filter narrows the result, and pages walk it newest first without overlap."""
     harness.create_user("bob@example.com")

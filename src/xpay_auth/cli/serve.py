@@ -8,6 +8,7 @@ import click
 import uvicorn
 
 from xpay_auth.cli.common import run, settings_or_exit
+from xpay_auth.http.server_protocol import HeaderDeadlineProtocol
 from xpay_auth.logs import configure_logging, log_event
 from xpay_auth.runtime import open_runtime
 from xpay_auth.services import accounts, api_keys
@@ -16,6 +17,7 @@ from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.migrate import upgrade
 
 DEMO_USERNAME = "demo@xpay.test"
+KEEP_ALIVE_SECONDS = 5
 
 
 async def _upgrade(settings: Settings) -> None:
@@ -93,4 +95,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:  # noqa: FBT0
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
+        # Slow clients: idle keep-alive connections close after 5 s (uvicorn's own timer);
+        # request headers have XPAY_AUTH_HEADER_TIMEOUT seconds (server_protocol).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        http=HeaderDeadlineProtocol,
     )

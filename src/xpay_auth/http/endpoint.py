@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -22,6 +23,7 @@ from xpay_auth.http.client_ip import client_ip
 from xpay_auth.logs import log_event
 from xpay_auth.runtime import Runtime
 from xpay_auth.services.context import RequestContext
+from xpay_auth.settings import DEFAULT_BODY_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,22 +48,38 @@ class Reply:
 Handler = Callable[[Call], Awaitable[Reply]]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, *, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
+    """The whole body, refused past ``limit`` bytes (413) or ``timeout`` seconds (400).
+
+    A client that sends its body slowly would otherwise hold the call open as long as it
+    likes; the connection is closed after the answer, since the rest of its body may
+    still be on the way.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(detail=f"content-length {declared}")
+        raise PayloadTooLarge(detail=f"content-length {declared}", headers={"Connection": "close"})
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(detail=f"body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(detail=f"body over {limit} bytes", headers={"Connection": "close"})
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise BadRequest(
+            message="body not received in time",
+            detail=f"{size} bytes in {timeout} s",
+            headers={"Connection": "close"},
+        ) from exc
     return b"".join(chunks)
 
 
-async def parse_body(request: Request, limit: int, *, allow_empty: bool) -> dict[str, Any]:
-    raw = await read_body(request, limit)
+async def parse_body(
+    request: Request, limit: int, *, allow_empty: bool, timeout: float = DEFAULT_BODY_TIMEOUT
+) -> dict[str, Any]:
+    raw = await read_body(request, limit, timeout=timeout)
     check_content_type(request.headers.get("content-type"), body_present=bool(raw))
     if not raw.strip() and allow_empty:
         return {}
@@ -80,7 +98,9 @@ def json_endpoint(handler: Handler, *, allow_empty: bool = False) -> Callable[[R
             runtime: Runtime = request.app.state.runtime
             settings = runtime.settings
             ctx = RequestContext(rid, client_ip(request, settings.trusted_proxies))
-            body = await parse_body(request, settings.max_body_bytes, allow_empty=allow_empty)
+            body = await parse_body(
+                request, settings.max_body_bytes, allow_empty=allow_empty, timeout=settings.body_timeout
+            )
             reply = await handler(Call(request, runtime, ctx, body))
             return success_response(rid, reply.message, reply.data, reply.headers)
         except XpayAuthError as error:

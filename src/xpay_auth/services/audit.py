@@ -21,6 +21,30 @@ if TYPE_CHECKING:
     from xpay_auth.storage.repositories import Page
 
 MAX_USERNAME_LENGTH = 320
+# C0 controls and DEL written as escapes: PostgreSQL refuses NUL in text, and a log reader
+# must not be fooled by a typed newline or terminal escape.
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+# Column sizes of ``storage.models.AuditEventRow``: a longer value would fail the whole batch.
+_LIMITS = {
+    "event": 40,
+    "outcome": 20,
+    "username": MAX_USERNAME_LENGTH,
+    "account_id": 32,
+    "key_id": 32,
+    "ticket": 32,
+    "client_ip": 64,
+    "request_uuid": 36,
+    "error_tag": 36,
+    "actor": 320,
+}
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    """Text any database stores: controls escaped, lone surrogates escaped, cut to size."""
+    if value is None:
+        return None
+    text = value.translate(_CONTROLS).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:limit]
 
 
 class AuditTrail:
@@ -40,22 +64,23 @@ class AuditTrail:
         error_tag: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self._writer.audit(
-            {
-                "at": now_ms(),
-                "event": event,
-                "outcome": outcome,
-                "username": username[:MAX_USERNAME_LENGTH] if username is not None else None,
-                "account_id": account_id,
-                "key_id": key_id,
-                "ticket": ticket,
-                "client_ip": ctx.client_ip if ctx else None,
-                "request_uuid": ctx.request_uuid if ctx else None,
-                "error_tag": error_tag,
-                "actor": ctx.actor if ctx else None,
-                "detail": json.dumps(detail, separators=(",", ":")) if detail else None,
-            }
-        )
+        texts = {
+            "event": event,
+            "outcome": outcome,
+            "username": username,
+            "account_id": account_id,
+            "key_id": key_id,
+            "ticket": ticket,
+            "client_ip": ctx.client_ip if ctx else None,
+            "request_uuid": ctx.request_uuid if ctx else None,
+            "error_tag": error_tag,
+            "actor": ctx.actor if ctx else None,
+        }
+        row: dict[str, Any] = {name: _clean(value, _LIMITS[name]) for name, value in texts.items()}
+        row["at"] = now_ms()
+        # ASCII JSON: any control or surrogate in the detail arrives escaped.
+        row["detail"] = json.dumps(detail, separators=(",", ":")) if detail else None
+        self._writer.audit(row)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,23 +6,38 @@ import re
 import secrets
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
-from tests.support import Harness
 from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
+from xpay_auth.services import api_keys, audit
+from xpay_auth.services.audit import AuditEntry, AuditQuery
+
+if TYPE_CHECKING:
+    from tests.support import Harness
+    from xpay_auth.runtime import Runtime
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 # Text that only a leaked password hash or a leaked key secret would put in a response.
 _SECRET_MARKERS = ("$argon2", "xpsk_", "secret_hash", "password_hash", "secretHash", "passwordHash")
 
 
+class Response(Protocol):
+    """What the tests read of a response, from the in-process client or a real one."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def headers(self) -> Any: ...
+    def json(self) -> Any: ...
+
+
 def fresh_uuid() -> str:
     return str(uuid.uuid4())
 
 
-def success(response: httpx.Response, request_id: str | None = None) -> Any:
+def success(response: Response, request_id: str | None = None) -> Any:
     """The ``data`` of a success envelope (HTTP 200), after checking its shape."""
     assert response.status_code == 200, response.text
     body = response.json()
@@ -36,7 +51,7 @@ def success(response: httpx.Response, request_id: str | None = None) -> Any:
     return body["success"]["data"]
 
 
-def failure(response: httpx.Response, status: int = 200, request_id: str | None = None) -> Any:
+def failure(response: Response, status: int = 200, request_id: str | None = None) -> Any:
     """The ``error`` object of an error envelope with ``status``, after checking its shape."""
     assert response.status_code == status, response.text
     body = response.json()
@@ -52,7 +67,7 @@ def failure(response: httpx.Response, status: int = 200, request_id: str | None 
     return error
 
 
-def refused_field(response: httpx.Response, field: str) -> str:
+def refused_field(response: Response, field: str) -> str:
     """The reason of a business error naming ``field``."""
     error = failure(response)
     assert error["data"]["field"] == field, error
@@ -60,7 +75,7 @@ def refused_field(response: httpx.Response, field: str) -> str:
     return reason
 
 
-def assert_no_secret_material(response: httpx.Response, *, allowed_secret: str | None = None) -> None:
+def assert_no_secret_material(response: Response, *, allowed_secret: str | None = None) -> None:
     """No hash and no key secret in the body, except the one secret this call issues."""
     text = response.text
     if allowed_secret is not None:
@@ -84,3 +99,19 @@ def expired_token(harness: Harness, account_id: str, username: str, scopes: tupl
         issued_at=now - 7200,
         expires_at=now - 3600,
     )
+
+
+def audit_events(harness: Harness, event: str) -> list[AuditEntry]:
+    """The recorded events named ``event``, newest first, after flushing the writer."""
+    harness.flush()
+    entries, _ = harness.run(lambda runtime: audit.search(runtime, AuditQuery(event=event)))
+    return entries
+
+
+def revoke_key(harness: Harness, key_id: str) -> None:
+    """Revoke a key through the service, as the CLI does."""
+
+    async def action(runtime: Runtime) -> None:
+        await api_keys.revoke_key(runtime, await api_keys.require_key(runtime, key_id))
+
+    harness.run(action)

@@ -65,26 +65,26 @@ Body = Callable[[Cell], Any]
 
 # path -> (body for the call, expected status per caller in CALLERS order)
 MATRIX: dict[str, tuple[Body, tuple[int, ...]]] = {
-    "/client/session": (lambda c: None, (401, 401, 401, 200, 200, 200)),
-    "/client/logout": (lambda c: None, (401, 401, 401, 200, 200, 200)),
-    "/client/keys/create": (lambda c: {"name": "matrix"}, (401, 401, 401, 403, 200, 200)),
-    "/client/keys/search": (lambda c: {}, (401, 401, 401, 403, 200, 200)),
+    "/client/session": (lambda _: None, (401, 401, 401, 200, 200, 200)),
+    "/client/logout": (lambda _: None, (401, 401, 401, 200, 200, 200)),
+    "/client/keys/create": (lambda _: {"name": "matrix"}, (401, 401, 401, 403, 200, 200)),
+    "/client/keys/search": (lambda _: {}, (401, 401, 401, 403, 200, 200)),
     "/client/keys/revoke": (lambda c: {"id": c.own_key_id}, (401, 401, 401, 403, 200, 200)),
     "/client/keys/rotate": (
         lambda c: {"id": c.own_key_id, "graceSeconds": 60},
         (401, 401, 401, 403, 200, 200),
     ),
     "/client/password/change": (
-        lambda c: {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        lambda _: {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
         (401, 401, 401, 403, 200, 200),
     ),
-    "/client/sessions/search": (lambda c: {}, (401, 401, 401, 403, 200, 200)),
+    "/client/sessions/search": (lambda _: {}, (401, 401, 401, 403, 200, 200)),
     "/client/sessions/revoke": (lambda c: {"ticket": c.own_ticket}, (401, 401, 401, 403, 200, 200)),
     "/admin/users/create": (
         lambda c: {"username": f"created-{c.serial}@example.com", "scopes": ["tme_user"]},
         (401, 401, 401, 403, 403, 200),
     ),
-    "/admin/users/search": (lambda c: {"query": "target"}, (401, 401, 401, 403, 403, 200)),
+    "/admin/users/search": (lambda _: {"query": "target"}, (401, 401, 401, 403, 403, 200)),
     "/admin/users/update": (
         lambda c: {"username": c.target_username, "disabled": True},
         (401, 401, 401, 403, 403, 200),

@@ -1,0 +1,103 @@
+"""``/client/password/change``, in-process on every database."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.envelopes import Response, audit_events, failure, refused_field, success
+from tests.support import PASSWORD, Harness
+
+USER = "lee@example.com"
+NEW = "a fresh and rather long passphrase"
+
+
+@pytest.fixture
+def account(harness: Harness) -> str:
+    harness.create_user(USER)
+    return USER
+
+
+def change(harness: Harness, token: str, current: str = PASSWORD, new: str = NEW) -> Response:
+    response: Response = harness.post(
+        "/client/password/change", {"currentPassword": current, "newPassword": new}, token=token
+    )
+    return response
+
+
+def test_change_revokes_other_sessions_but_not_the_current_one(
+    harness: Harness, account: str
+) -> None:
+    """Other dashboard and API-key sessions end, the changing one goes on, the key still works."""
+    current = harness.token_for_password(account)
+    other = harness.token_for_password(account)
+    _, secret = harness.create_key(account)
+    key_session = harness.token_for_key(account, secret)
+    data = success(change(harness, current))
+    assert data == {"changed": True, "otherSessionsRevoked": True}
+    assert harness.post("/client/session", token=current).status_code == 200
+    failure(harness.post("/client/session", token=other), 401)
+    failure(harness.post("/client/session", token=key_session), 401)
+    fresh_key_session = harness.token_for_key(account, secret)
+    assert harness.post("/client/session", token=fresh_key_session).status_code == 200
+
+
+def test_the_new_password_works_at_once_and_the_old_one_stops(
+    harness: Harness, account: str
+) -> None:
+    """Right after the change the new password logs in and its token is accepted."""
+    success(change(harness, harness.token_for_password(account)))
+    token = harness.token_for_password(account, NEW)
+    assert harness.post("/client/session", token=token).status_code == 200
+    refused = harness.post(
+        "/client/authenticate", {"username": account, "secretKey": PASSWORD, "isAPI": False}
+    )
+    assert failure(refused)["data"] == {"invalid": True}
+
+
+def test_a_wrong_current_password_changes_nothing(harness: Harness, account: str) -> None:
+    """A wrong current password is refused naming the field; sessions and password stay."""
+    current = harness.token_for_password(account)
+    other = harness.token_for_password(account)
+    assert refused_field(
+        change(harness, current, current="not the password at all"), "currentPassword"
+    )
+    assert harness.post("/client/session", token=other).status_code == 200
+    harness.token_for_password(account, PASSWORD)
+    failed = audit_events(harness, "password.change_failed")
+    assert (failed[0].actor, failed[0].outcome) == (account, "refused")
+    assert audit_events(harness, "password.changed") == []
+
+
+@pytest.mark.parametrize(
+    ("new", "fragment"),
+    [
+        ("short", "at least 15"),
+        ("lee-lee-lee-lee-lee-lee", "username"),
+        (PASSWORD, "differ"),
+        ("x" * 257, "at most"),
+    ],
+)
+def test_the_new_password_must_meet_the_policy(
+    harness: Harness, account: str, new: str, fragment: str
+) -> None:
+    """A weak, reused or overlong new password is refused with the reason, naming newPassword."""
+    token = harness.token_for_password(account)
+    assert fragment in refused_field(change(harness, token, new=new), "newPassword")
+    harness.token_for_password(account, PASSWORD)
+
+
+@pytest.mark.parametrize("missing", ["currentPassword", "newPassword"])
+def test_both_fields_are_required(harness: Harness, account: str, missing: str) -> None:
+    """Each password field is required and named when absent."""
+    body = {"currentPassword": PASSWORD, "newPassword": NEW}
+    del body[missing]
+    token = harness.token_for_password(account)
+    refused_field(harness.post("/client/password/change", body, token=token), missing)
+
+
+def test_the_change_is_audited(harness: Harness, account: str) -> None:
+    """password.changed names the account, the actor and the surviving ticket."""
+    login = harness.login(account, PASSWORD, is_api=False)
+    success(change(harness, login["access_token"]))
+    event = audit_events(harness, "password.changed")[0]
+    assert (event.username, event.actor, event.ticket) == (account, account, login["ticket"])

@@ -138,6 +138,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return databases.new_database()
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database without any schema, on each backend (migration and CLI tests)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    return databases.new_empty_database()
+
+
 @pytest.fixture
 def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     """A fresh, migrated SQLite database, for tests that need only one backend."""

@@ -22,12 +22,10 @@ from xpay_auth.storage.repositories import StoredSigningKey
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from tests.conftest import PostgresDatabases
 
 pytestmark = pytest.mark.anyio
 
@@ -40,17 +38,6 @@ BASE_TABLES = {
     "signing_keys": "kid",
     "audit_events": "event",
 }
-
-
-@pytest.fixture(
-    params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database with no schema at all, on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.db'}"
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    return databases.new_empty_database()
 
 
 @pytest.fixture

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
+from tests.conftest import make_settings
 from tests.envelopes import Response, audit_events, failure, refused_field, success
-from tests.support import PASSWORD, Harness
+from tests.support import PASSWORD, Harness, running_app
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 USER = "lee@example.com"
 NEW = "a fresh and rather long passphrase"
@@ -101,3 +107,43 @@ def test_the_change_is_audited(harness: Harness, account: str) -> None:
     success(change(harness, login["access_token"]))
     event = audit_events(harness, "password.changed")[0]
     assert (event.username, event.actor, event.ticket) == (account, account, login["ticket"])
+
+
+@pytest.fixture
+def strict_harness(database_url: str) -> Iterator[Harness]:
+    """The app with password login locked after three consecutive failures."""
+    with running_app(make_settings(database_url, password_max_failures=3)) as running:
+        yield running
+
+
+def test_wrong_current_passwords_count_towards_the_lock(strict_harness: Harness) -> None:
+    """Past the failure limit even the right current password is refused, and so is login."""
+    harness = strict_harness
+    harness.create_user(USER)
+    token = harness.token_for_password(USER)
+    for _ in range(3):
+        refused_field(change(harness, token, current="wrong but long enough"), "currentPassword")
+    refused_field(change(harness, token), "currentPassword")
+    body = {"username": USER, "secretKey": PASSWORD, "isAPI": False}
+    assert failure(harness.post("/client/authenticate", body))["data"] == {"invalid": True}
+
+
+def test_a_change_clears_earlier_failures(strict_harness: Harness) -> None:
+    """A successful change resets the failure count, so the new password logs in."""
+    harness = strict_harness
+    harness.create_user(USER)
+    token = harness.token_for_password(USER)
+    for _ in range(2):
+        refused_field(change(harness, token, current="wrong but long enough"), "currentPassword")
+    success(change(harness, token))
+    for _ in range(2):
+        refused_field(change(harness, token, current="still wrong, still long"), "currentPassword")
+    assert harness.login(USER, NEW, is_api=False)["user"]["isAPI"] is False
+
+
+def test_the_current_password_is_compared_after_normalisation(harness: Harness) -> None:
+    """A password typed with a compatibility character (NFKC) is recognised as current."""
+    typed = "\ufb01ne passphrase typed on a phone"  # starts with the "fi" ligature
+    harness.create_user(USER, password=typed)
+    token = harness.token_for_password(USER, typed)
+    success(change(harness, token, current=typed))

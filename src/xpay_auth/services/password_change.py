@@ -34,11 +34,18 @@ async def change_password(
     current_ticket: str,
     ctx: RequestContext,
 ) -> None:
+    # A wrong current password counts towards the same lock as a wrong login password
+    # (NIST SP 800-63B section 3.2.2), so a stolen session cannot guess it without limit;
+    # a locked password is checked against the dummy hash and always refused.
+    locked = account.failed_password_attempts >= runtime.settings.password_max_failures
+    stored = None if locked else account.password_hash
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
     verdict = await anyio.to_thread.run_sync(
-        runtime.passwords.verify, account.password_hash, current_password
+        runtime.passwords.verify, stored, password_policy.normalize(current_password)
     )
     if not verdict.valid:
+        if not locked:
+            await runtime.database.accounts.add_failed_password_attempt(account.id)
         refused = InvalidField("currentPassword", "does not match")
         runtime.audit.record(
             "password.change_failed",
@@ -57,7 +64,9 @@ async def change_password(
         new_hash = await hash_new_password(runtime, new_password, account.username)
     except InvalidField as weak:
         raise InvalidField("newPassword", weak.reason) from weak
-    await runtime.database.accounts.update(account.id, now_ms(), password_hash=new_hash)
+    await runtime.database.accounts.update(
+        account.id, now_ms(), password_hash=new_hash, failed_password_attempts=0
+    )
     await revoke_account_sessions(runtime, account.id, except_ticket=current_ticket)
     runtime.audit.record(
         "password.changed",

@@ -94,7 +94,9 @@ MATRIX: dict[str, tuple[Body, tuple[int, ...]]] = {
         (401, 401, 401, 403, 403, 200),
     ),
     "/admin/keys/revoke": (lambda c: {"id": c.target_key_id}, (401, 401, 401, 403, 403, 200)),
+    "/admin/audit/search": (lambda _: {"event": "key.created"}, (401, 401, 401, 403, 403, 200)),
     "/oauth/introspect": (lambda c: {"token": c.target_token}, (401, 401, 401, 403, 403, 200)),
+    "/auth/verify": (lambda _: None, (401, 401, 401, 200, 200, 200)),
 }
 
 

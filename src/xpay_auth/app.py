@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -22,13 +23,16 @@ from xpay_auth.http import (
     infra_routes,
     introspect_routes,
     key_routes,
+    metrics_routes,
     verify_routes,
 )
 from xpay_auth.logs import configure_logging, log_event
 from xpay_auth.runtime import open_runtime
+from xpay_auth.services.housekeeping import purge_expired
 from xpay_auth.settings import Settings, load_settings
 
 _HOUSEKEEPING_SECONDS = 10.0
+_PURGE_EVERY_ROUNDS = 60  # ten minutes
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -71,6 +75,7 @@ def create_app(settings: Settings) -> Starlette:
             *audit_routes.routes,
             *verify_routes.routes,
             *infra_routes.routes,
+            *metrics_routes.routes,
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
@@ -78,12 +83,17 @@ def create_app(settings: Settings) -> Starlette:
 
 
 async def _housekeeping(app: Starlette) -> None:
-    """Keep the keyring fresh; other periodic work joins here."""
+    """Keep the keyring fresh, and now and then purge expired rows."""
     runtime = app.state.runtime
+    # Workers start together; a random phase spreads their purges apart.
+    rounds = random.randrange(_PURGE_EVERY_ROUNDS)  # noqa: S311  scheduling, not security
     while True:
         await asyncio.sleep(_HOUSEKEEPING_SECONDS)
+        rounds += 1
         try:
             await runtime.keyring.refresh_if_stale()
+            if rounds % _PURGE_EVERY_ROUNDS == 0:
+                await purge_expired(runtime)
         except Exception:  # noqa: BLE001  retried next round
             log_event("housekeeping.failed", level=logging.WARNING, exc_info=True)
 

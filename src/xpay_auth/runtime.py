@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from xpay_auth.metrics import Metrics
 from xpay_auth.security.api_keys import KeyHasher
 from xpay_auth.security.derivation import API_KEY_HASH, derive_key
 from xpay_auth.security.passwords import PasswordHashing
@@ -19,6 +20,7 @@ from xpay_auth.services.keyring import Keyring
 from xpay_auth.services.writer import BackgroundWriter
 from xpay_auth.settings import Settings
 from xpay_auth.storage.engine import create_engine
+from xpay_auth.storage.reader import create_reader
 from xpay_auth.storage.repositories import Database
 from xpay_auth.throttling.throttle import Throttle, build_throttle
 
@@ -34,6 +36,7 @@ class Runtime:
     verifier: TokenVerifier
     writer: BackgroundWriter
     audit: AuditTrail
+    metrics: Metrics
     throttle: Throttle
 
 
@@ -46,7 +49,8 @@ async def open_runtime(
     ``background`` starts the periodic writer (servers); the CLI flushes on exit instead.
     """
     server_secret = settings.server_secret()
-    database = Database(create_engine(settings.database_url))
+    engine = create_engine(settings.database_url)
+    database = Database(engine, create_reader(settings.database_url, engine))
     keyring = Keyring(
         database.signing_keys, KeyWrapper(server_secret), settings.signing_key_refresh
     )
@@ -64,6 +68,7 @@ async def open_runtime(
             verifier=TokenVerifier(keyring.public_key, settings.issuer, settings.audience),
             writer=writer,
             audit=AuditTrail(writer),
+            metrics=Metrics(),
             throttle=throttle,
         )
         if created_kid is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Server
+import httpx
+
+from tests.e2e.conftest import Server, ServerFactory
 
 
 def test_cli_key_logs_in_over_http(server: Server) -> None:
@@ -13,3 +15,21 @@ def test_cli_key_logs_in_over_http(server: Server) -> None:
     assert data["user"]["username"] == "carol@example.com"
     session = server.post("/client/session", token=data["access_token"])
     assert session.json()["success"]["data"]["ticket"] == data["ticket"]
+
+
+def test_metrics_sum_over_workers(server_factory: ServerFactory) -> None:
+    """With two workers, /metrics counts the logins that either worker answered."""
+    server = server_factory(workers=2)
+    server.create_user("dave@example.com")
+    key = server.create_key("dave@example.com")
+    for _ in range(12):
+        server.login("dave@example.com", key["secretKey"])
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    line = next(
+        row
+        for row in text.splitlines()
+        if row.startswith("xpay_auth_requests_total{")
+        and 'call="authenticate"' in row
+        and 'outcome="success"' in row
+    )
+    assert float(line.rsplit(" ", 1)[1]) == 12

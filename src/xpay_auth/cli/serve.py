@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import tempfile
 
 import click
 import uvicorn
@@ -10,6 +12,7 @@ import uvicorn
 from xpay_auth.cli.common import run, settings_or_exit
 from xpay_auth.http.server_protocol import HeaderDeadlineProtocol
 from xpay_auth.logs import configure_logging, log_event
+from xpay_auth.metrics import MULTIPROCESS_ENV
 from xpay_auth.runtime import open_runtime
 from xpay_auth.services import accounts, api_keys
 from xpay_auth.settings import Environment, Settings
@@ -83,6 +86,10 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:  # noqa: FBT0
     message = run(_prepare(settings, demo=demo, host=host, port=port))
     if message:
         click.echo(message, err=True)
+    if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
+        # Workers are spawned with this environment: each writes its metrics there, and
+        # /metrics on any worker sums them. A fresh folder: old counts must not leak in.
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="xpay-auth-metrics-")
     log_event("server.starting", host=host, port=port, workers=workers)
     uvicorn.run(
         "xpay_auth.app:app_from_environment",

@@ -8,6 +8,7 @@ become a 500 whose details stay in the log under the error's tag.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from xpay_auth.contract import check_content_type, error_response, parse_json_object, request_uuid, success_response
-from xpay_auth.errors import BadRequest, InternalError, PayloadTooLarge, StorageUnavailable, XpayAuthError
+from xpay_auth.errors import BadRequest, BusinessError, InternalError, PayloadTooLarge, StorageUnavailable, XpayAuthError
 from xpay_auth.http.client_ip import client_ip
 from xpay_auth.logs import log_event
 from xpay_auth.runtime import Runtime
@@ -92,30 +93,43 @@ def json_endpoint(handler: Handler, *, allow_empty: bool = False) -> Callable[[R
     ``allow_empty`` lets calls without required fields take an empty body as ``{}``.
     """
 
-    async def endpoint(request: Request) -> Response:
-        rid = request_uuid(request.headers.get("uuid"))
+    async def answer(request: Request, rid: str, runtime: Runtime) -> tuple[Response, bool]:
+        """The response, and whether it is a business refusal (for the metrics)."""
         try:
-            runtime: Runtime = request.app.state.runtime
             settings = runtime.settings
             ctx = RequestContext(rid, client_ip(request, settings.trusted_proxies))
             body = await parse_body(
                 request, settings.max_body_bytes, allow_empty=allow_empty, timeout=settings.body_timeout
             )
             reply = await handler(Call(request, runtime, ctx, body))
-            return success_response(rid, reply.message, reply.data, reply.headers)
+            return success_response(rid, reply.message, reply.data, reply.headers), False
         except XpayAuthError as error:
-            return error_response(rid, error, path=request.url.path)
+            refused = isinstance(error, BusinessError)
+            return error_response(rid, error, path=request.url.path), refused
         except (DBAPIError, PoolTimeout, ConnectionError) as exc:
             error = StorageUnavailable(detail=type(exc).__name__)
             error.__cause__ = exc
-            return error_response(rid, error, path=request.url.path)
+            return error_response(rid, error, path=request.url.path), False
         except ClientDisconnect:
             log_event("request.disconnected", level=logging.INFO, uuid=rid, path=request.url.path)
-            return error_response(rid, BadRequest(message="client disconnected"), path=request.url.path)
+            error = BadRequest(message="client disconnected")
+            return error_response(rid, error, path=request.url.path), False
         except Exception as exc:  # noqa: BLE001  the contract: never a stack trace, always the envelope
             error = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
             error.__cause__ = exc
-            return error_response(rid, error, path=request.url.path)
+            return error_response(rid, error, path=request.url.path), False
+
+    call_name = handler.__name__.removesuffix("_call")
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        rid = request_uuid(request.headers.get("uuid"))
+        runtime: Runtime = request.app.state.runtime
+        response, refused = await answer(request, rid, runtime)
+        runtime.metrics.observe(
+            call_name, response.status_code, refused=refused, seconds=time.perf_counter() - started
+        )
+        return response
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__

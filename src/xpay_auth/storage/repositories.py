@@ -9,12 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Row, and_, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.storage.reader import Reader
 from xpay_auth.storage.models import (
     AccountRow,
     ApiKeyRow,
@@ -173,9 +174,18 @@ class AccountRepository:
 _KEY_SORTS = frozenset({"created_at", "name", "expires_at", "last_used_at"})
 
 
+# Built once: the hot reads skip statement construction and cache-key work per call.
+_KEY_WITH_ACCOUNT = (
+    select(api_keys, accounts)
+    .join(accounts, accounts.c.id == api_keys.c.account_id)
+    .where(api_keys.c.id == bindparam("key_id"))
+)
+
+
 class ApiKeyRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reader: Reader) -> None:
         self._engine = engine
+        self._reader = reader
 
     async def create(self, key: ApiKey) -> None:
         async with self._engine.begin() as conn:
@@ -194,13 +204,7 @@ class ApiKeyRepository:
 
     async def with_account(self, key_id: str) -> tuple[ApiKey, Account] | None:
         """The key and its account in one indexed read: the API-key login's only query."""
-        statement = (
-            select(api_keys, accounts)
-            .join(accounts, accounts.c.id == api_keys.c.account_id)
-            .where(api_keys.c.id == key_id)
-        )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(statement)).first()
+        row = await self._reader.first(_KEY_WITH_ACCOUNT, {"key_id": key_id})
         if row is None:
             return None
         mapping = row._mapping  # noqa: SLF001  public API despite the underscore
@@ -397,9 +401,41 @@ class SessionRepository:
         return result.rowcount
 
 
+def _revoked_statement(*, with_key: bool) -> Select[Any]:
+    """Does any revocation match the token? :meth:`RevocationSet.is_revoked` in SQL."""
+    matches = [
+        and_(
+            revocations.c.kind == RevocationKind.TICKET.value,
+            revocations.c.subject == bindparam("ticket"),
+        ),
+        and_(
+            revocations.c.kind == RevocationKind.ACCOUNT.value,
+            revocations.c.subject == bindparam("account_id"),
+            revocations.c.not_after >= bindparam("issued_at"),
+            or_(
+                revocations.c.except_ticket.is_(None),
+                revocations.c.except_ticket != bindparam("ticket"),
+            ),
+        ),
+    ]
+    if with_key:
+        matches.append(
+            and_(
+                revocations.c.kind == RevocationKind.KEY.value,
+                revocations.c.subject == bindparam("key_id"),
+            )
+        )
+    return select(revocations.c.id).where(or_(*matches)).limit(1)
+
+
+_REVOKED = _revoked_statement(with_key=False)
+_REVOKED_WITH_KEY = _revoked_statement(with_key=True)
+
+
 class RevocationRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reader: Reader) -> None:
         self._engine = engine
+        self._reader = reader
 
     async def add(self, revocation: Revocation, *, now: int, expires_at: int) -> None:
         async with self._engine.begin() as conn:
@@ -418,21 +454,9 @@ class RevocationRepository:
         self, *, ticket: str, key_id: str | None, account_id: str, issued_at: int
     ) -> bool:
         """One indexed query answering :meth:`RevocationSet.is_revoked` from the database."""
-        matches = [
-            and_(revocations.c.kind == RevocationKind.TICKET.value, revocations.c.subject == ticket),
-            and_(
-                revocations.c.kind == RevocationKind.ACCOUNT.value,
-                revocations.c.subject == account_id,
-                revocations.c.not_after >= issued_at,
-                or_(revocations.c.except_ticket.is_(None), revocations.c.except_ticket != ticket),
-            ),
-        ]
-        if key_id is not None:
-            matches.append(
-                and_(revocations.c.kind == RevocationKind.KEY.value, revocations.c.subject == key_id)
-            )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(revocations.c.id).where(or_(*matches)).limit(1))).first()
+        statement = _REVOKED_WITH_KEY if key_id is not None else _REVOKED
+        params = {"ticket": ticket, "key_id": key_id, "account_id": account_id, "issued_at": issued_at}
+        row = await self._reader.first(statement, params)
         return row is not None
 
     async def active(self, now: int) -> list[Revocation]:
@@ -588,12 +612,13 @@ class AuditRepository:
 class Database:
     """The engine and a repository for each table, built once per process."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reader: Reader) -> None:
         self.engine = engine
+        self.reader = reader
         self.accounts = AccountRepository(engine)
-        self.api_keys = ApiKeyRepository(engine)
+        self.api_keys = ApiKeyRepository(engine, reader)
         self.sessions = SessionRepository(engine)
-        self.revocations = RevocationRepository(engine)
+        self.revocations = RevocationRepository(engine, reader)
         self.signing_keys = SigningKeyRepository(engine)
         self.audit = AuditRepository(engine)
 
@@ -602,4 +627,5 @@ class Database:
             await conn.execute(select(1))
 
     async def dispose(self) -> None:
+        await self.reader.close()
         await self.engine.dispose()

@@ -1,0 +1,41 @@
+"""Purging expired rows."""
+
+from __future__ import annotations
+
+from xpay_auth.domain import Session
+from xpay_auth.logs import now_ms
+from xpay_auth.runtime import Runtime
+from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.services.housekeeping import purge_expired
+
+from tests.support import Harness
+
+
+def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
+    """Expired sessions and spent revocations go; live ones stay."""
+    account_id = harness.create_user("house@example.com")
+    now = now_ms()
+
+    async def seed(runtime: Runtime) -> None:
+        sessions = [
+            Session("a" * 32, account_id, None, False, ("tme_user",), now - 7200_000, now - 3600_000),
+            Session("b" * 32, account_id, None, False, ("tme_user",), now, now + 3600_000),
+        ]
+        await runtime.database.sessions.insert_many(sessions)
+        revocations = runtime.database.revocations
+        await revocations.add(Revocation(RevocationKind.TICKET, "a" * 32), now=now, expires_at=now - 1)
+        await revocations.add(Revocation(RevocationKind.TICKET, "b" * 32), now=now, expires_at=now + 60_000)
+
+    harness.run(seed)
+    counts = harness.run(purge_expired)
+    assert counts["sessions"] == 1
+    assert counts["revocations"] == 1
+
+    async def remaining(runtime: Runtime) -> tuple[list[str], list[str]]:
+        live = await runtime.database.sessions.live_for_account(account_id, 0)
+        active = await runtime.database.revocations.active(0)
+        return [s.ticket for s in live], [r.subject for r in active]
+
+    tickets, revoked = harness.run(remaining)
+    assert tickets == ["b" * 32]
+    assert revoked == ["b" * 32]

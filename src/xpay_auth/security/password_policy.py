@@ -59,10 +59,10 @@ def common_reason(password: str) -> str | None:
     if folded in listed:
         return "is too common: it is on a list of breached passwords"
     core = folded.strip(_DECORATION)
-    if core and (core in listed or _repeated_unit(core) in listed):
-        return "is a common password with only digits or symbols added"
-    if _repeated_unit(folded) in listed:
-        return "repeats a common password"
+    unit = _repeated_unit(folded)
+    derived = {core, _repeated_unit(core), unit, unit.strip(_DECORATION)} - {""}
+    if derived & listed:
+        return "is a common password with digits or symbols added, or repeated"
     if len(set(folded)) < MIN_DISTINCT_CHARACTERS:
         return f"must use at least {MIN_DISTINCT_CHARACTERS} different characters"
     return None

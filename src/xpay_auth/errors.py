@@ -21,8 +21,12 @@ Clients see ``message`` and ``data``; ``detail`` goes to the log only, under the
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, ClassVar
+
+# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 class XpayAuthError(Exception):
@@ -94,11 +98,12 @@ class Forbidden(XpayAuthError):
     message = "insufficient scope"
 
     def __init__(self, *, required: str, detail: str | None = None) -> None:
-        super().__init__(
-            {"required": required},
-            detail=detail,
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{required}"'},
-        )
+        # The challenge's scope attribute takes scope tokens only (RFC 6750 section 3);
+        # a requirement that is not a scope, such as a dashboard session, goes without it.
+        challenge = 'Bearer error="insufficient_scope"'
+        if _SCOPE_TOKEN.fullmatch(required):
+            challenge += f', scope="{required}"'
+        super().__init__({"required": required}, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
 class RouteNotFound(XpayAuthError):

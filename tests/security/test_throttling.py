@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import make_settings
-from tests.support import PASSWORD, Harness
+from tests.support import PASSWORD, Harness, running_app
 from xpay_auth.app import create_app
 from xpay_auth.errors import InvalidCredentials, TooManyRequests
 from xpay_auth.security.passwords import PasswordHashing, Verdict
@@ -307,3 +308,22 @@ def test_login_normalizes_the_password_like_account_creation(harness: Harness) -
     harness.create_user("nfkc@example.com", password=fullwidth)
     harness.token_for_password("nfkc@example.com", "fullwidth passphrase 42")
     harness.token_for_password("nfkc@example.com", fullwidth)
+
+
+def test_without_redis_a_valid_key_still_logs_in_and_passwords_answer_503(sqlite_url: str) -> None:
+    """When Redis is down, API keys keep working (their success path never waits for it) and
+    password logins answer 503 rather than skip their throttle."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = make_settings(sqlite_url, redis_url=f"redis://127.0.0.1:{port}/0")
+    with running_app(settings) as harness:
+        harness.create_user("redisless@example.com")
+        _, secret = harness.create_key("redisless@example.com")
+        harness.login("redisless@example.com", secret)
+        response = harness.post(
+            "/client/authenticate",
+            {"username": "redisless@example.com", "secretKey": PASSWORD, "isAPI": False},
+        )
+        assert response.status_code == 503
+        assert response.json()["error"]["message"] == "storage unavailable"

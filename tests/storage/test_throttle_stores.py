@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Iterator
 
 import anyio
 import pytest
 
 from tests.redis_support import RedisTarget, redis_target
+from xpay_auth.errors import StorageUnavailable
 from xpay_auth.throttling.memory import MemoryStore
 from xpay_auth.throttling.policy import BackoffRule, ThrottlePolicy, WindowRule
 from xpay_auth.throttling.redis_store import RedisStore
@@ -204,3 +206,14 @@ async def test_counters_are_shared_and_outlive_the_store(new_store: StoreFactory
     assert await second.address_block("192.0.2.1", POLICY) > 0
     assert (await second.reserve_password("192.0.2.2", "ann", POLICY)).outcome is Outcome.LOCKED
     await second.close()
+
+
+async def test_an_unreachable_redis_is_a_storage_error() -> None:
+    """A Redis that does not answer becomes StorageUnavailable (503), not a hung request."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", "nowhere:")
+    with pytest.raises(StorageUnavailable):
+        await store.reserve_password("192.0.2.1", "ann", POLICY)
+    await store.close()

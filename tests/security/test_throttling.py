@@ -327,3 +327,32 @@ def test_without_redis_a_valid_key_still_logs_in_and_passwords_answer_503(sqlite
         )
         assert response.status_code == 503
         assert response.json()["error"]["message"] == "storage unavailable"
+
+
+def test_an_operator_unlocks_password_login_over_the_admin_call(database_url: str) -> None:
+    """`unlockPassword` on /admin/users/update clears the count and the locks, and is audited."""
+    settings = make_settings(database_url, password_max_failures=2)
+    with running_app(settings) as harness:
+        harness.create_user("root@example.com", scopes=("tme_admin",))
+        admin = harness.token_for_password("root@example.com")
+        harness.create_user("pat@example.com")
+        for _ in range(2):
+            body = {"username": "pat@example.com", "secretKey": "wrong pass 12345", "isAPI": False}
+            assert refused(harness.post("/client/authenticate", body))
+        search = harness.post("/admin/users/search", {"query": "pat@"}, token=admin).json()
+        assert search["success"]["data"]["items"][0]["failedPasswordAttempts"] == 2
+        body = {"username": "pat@example.com", "secretKey": PASSWORD, "isAPI": False}
+        assert refused(harness.post("/client/authenticate", body))
+        update = {"username": "pat@example.com", "unlockPassword": True}
+        answer = harness.post("/admin/users/update", update, token=admin).json()
+        assert answer["success"]["data"]["failedPasswordAttempts"] == 0
+        harness.token_for_password("pat@example.com")
+        harness.flush()
+        rows = harness.run(
+            lambda rt: rt.database.audit.search(
+                filters={"event": "account.unlocked"}, since=None, until=None, offset=0, limit=10
+            )
+        )
+        assert [(row["username"], row["actor"]) for row in rows.items] == [
+            ("pat@example.com", "root@example.com")
+        ]

@@ -36,6 +36,7 @@ def test_create_user_with_a_password(harness: Harness, admin: str) -> None:
         "scopes": ["tme_user"],
         "disabled": False,
         "hasPassword": True,
+        "failedPasswordAttempts": 0,
         "createdAt": data["createdAt"],
     }
     assert harness.login(USER, PASSWORD, is_api=False)["user"]["scopes"] == ["tme_user"]

@@ -5,6 +5,8 @@ Any other token gets 403. Answers never hold a password hash or a secret hash.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.routing import Route
 
 from xpay_auth.domain import Scope
@@ -17,7 +19,7 @@ from xpay_auth.http.paging import page_data, page_request
 from xpay_auth.http.views import account_view, key_view
 from xpay_auth.logs import now_ms
 from xpay_auth.security.password_policy import MAX_LENGTH as MAX_PASSWORD_LENGTH
-from xpay_auth.services import accounts, administration, api_keys
+from xpay_auth.services import accounts, administration, api_keys, lockout
 
 _MAX_USERNAME_TEXT = accounts.MAX_USERNAME_LENGTH + 64
 
@@ -62,10 +64,14 @@ async def users_search_call(call: Call) -> Reply:
 
 
 async def users_update_call(call: Call) -> Reply:
-    """Change an account's scopes or disabled flag; disabling ends its sessions and keys."""
+    """Change an account's scopes or disabled flag, or unlock its password login;
+    disabling ends its sessions and keys."""
     caller = await _operator(call)
     account = await accounts.require_account(call.runtime, _username(call))
     disabled = fields.flag(call.body, "disabled") if call.body.get("disabled") is not None else None
+    unlock = call.body.get("unlockPassword") is not None and fields.flag(
+        call.body, "unlockPassword"
+    )
     updated = await administration.update_account(
         call.runtime,
         account,
@@ -74,6 +80,9 @@ async def users_update_call(call: Call) -> Reply:
         operator_id=caller.account.id,
         ctx=caller.ctx,
     )
+    if unlock:
+        await lockout.unlock_password(call.runtime, updated, caller.ctx)
+        updated = replace(updated, failed_password_attempts=0)
     return Reply("Account updated", account_view(updated))
 
 

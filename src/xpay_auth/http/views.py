@@ -45,6 +45,9 @@ def account_view(account: Account) -> dict[str, Any]:
         "scopes": list(account.scopes),
         "disabled": account.disabled,
         "hasPassword": account.password_hash is not None,
+        # Consecutive wrong passwords; at XPAY_AUTH_PASSWORD_MAX_FAILURES password login is
+        # disabled until `unlockPassword` (docs/security.md, "Throttling and enumeration").
+        "failedPasswordAttempts": account.failed_password_attempts,
         "createdAt": account.created_at,
     }
 

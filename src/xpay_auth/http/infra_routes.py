@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from xpay_auth.contract import error_response, request_uuid, success_response
 from xpay_auth.errors import StorageUnavailable
+from xpay_auth.http.openapi import openapi_document
 from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
 
@@ -59,7 +60,13 @@ async def revocations(request: Request) -> Response:
     )
 
 
+async def openapi(_request: Request) -> Response:
+    """This service's OpenAPI 3.1 description."""
+    return Response(openapi_document(), media_type="application/json")
+
+
 routes = [
+    Route("/openapi.json", openapi, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/.well-known/jwks.json", jwks, methods=["GET"]),

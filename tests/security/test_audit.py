@@ -12,7 +12,9 @@ from tests.conftest import make_settings
 from tests.security.support import audit_rows, database_text
 from tests.support import PASSWORD, Harness, running_app
 from xpay_auth.cli.main import cli
+from xpay_auth.security.passwords import PasswordHashing
 from xpay_auth.services import accounts, api_keys, audit
+from xpay_auth.settings import Argon2Profile
 
 if TYPE_CHECKING:
     from xpay_auth.runtime import Runtime
@@ -76,7 +78,7 @@ def test_every_authentication_attempt_is_recorded(harness: Harness) -> None:
     [unknown] = audit_rows(items, requestUuid=ghost_uuid)
     assert (unknown["event"], unknown["username"]) == ("login.failed", "ghost@example.com")
     assert unknown["errorTag"] == ghost["error"]["tag"]
-    assert unknown["detail"] == {"isAPI": False}
+    assert unknown["detail"] == {"isAPI": False, "reason": "password refused"}
     [malformed] = audit_rows(items, requestUuid=invalid_uuid)
     assert (malformed["event"], malformed["outcome"]) == ("login.failed", "invalid_request")
     assert malformed["errorTag"] == invalid["error"]["tag"]
@@ -274,3 +276,33 @@ def test_cli_audit_search(harness: Harness, settings: Settings) -> None:
     assert result.exit_code == 0, result.output
     [line] = result.output.splitlines()
     assert "\tlogin.failed\trefused\tgina@example.com\t" in line
+
+
+def test_password_cap_and_rehash_are_recorded(database_url: str) -> None:
+    """Reaching the failure cap and rehashing a password on login each leave an account event."""
+    capped = make_settings(database_url, password_max_failures=3, throttle_address_limit=1000)
+    with running_app(capped) as app:
+        app.create_user("zed@example.com")
+        app.create_user("yan@example.com")
+        for _ in range(4):
+            authenticate(
+                app, {"username": "zed@example.com", "secretKey": "no " + PASSWORD, "isAPI": False}
+            )
+        app.runtime.passwords = PasswordHashing(Argon2Profile.OWASP)
+        app.token_for_password("yan@example.com")
+        app.flush()
+        disabled, total = app.run(
+            lambda runtime: audit.search(
+                runtime, audit.AuditQuery(event="account.password_disabled")
+            )
+        )
+        assert total == 1
+        assert (disabled[0].username, disabled[0].outcome) == ("zed@example.com", "locked")
+        assert disabled[0].detail == {"failedPasswordAttempts": 3}
+        rehashed, total = app.run(
+            lambda runtime: audit.search(
+                runtime, audit.AuditQuery(event="account.password_rehashed")
+            )
+        )
+        assert total == 1
+        assert rehashed[0].username == "yan@example.com"

@@ -131,6 +131,16 @@ async def _check_password(
         or account.disabled
         or failures > runtime.settings.password_max_failures
     ):
+        if account is not None and failures == runtime.settings.password_max_failures:
+            # This failure reached the cap: password login stays off until a reset.
+            runtime.audit.record(
+                "account.password_disabled",
+                "locked",
+                ctx,
+                username=account.username,
+                account_id=account.id,
+                detail={"failedPasswordAttempts": failures},
+            )
         raise InvalidCredentials(detail="password locked" if locked else "password refused")
     await runtime.throttle.password_succeeded(attempt)
     changes: dict[str, object] = {"failed_password_attempts": 0}
@@ -138,6 +148,10 @@ async def _check_password(
         # The argon2 parameters changed since this hash was made (RFC 9106 section 4).
         changes["password_hash"] = await anyio.to_thread.run_sync(runtime.passwords.hash, password)
     await runtime.database.accounts.update(account.id, now_ms, **changes)
+    if "password_hash" in changes:
+        runtime.audit.record(
+            "account.password_rehashed", "ok", ctx, username=account.username, account_id=account.id
+        )
     return account
 
 
@@ -159,9 +173,11 @@ async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestC
             "throttled" if throttled else "refused",
             ctx,
             username=credentials.username,
-            key_id=(api_keys.parse(credentials.secret) or api_keys.ParsedKey("", "")).key_id or None,
+            key_id=(api_keys.parse(credentials.secret) or api_keys.ParsedKey("", "")).key_id
+            or None,
             error_tag=refused.tag,
-            detail={"isAPI": credentials.is_api},
+            # The coarse reason (refused, locked, throttled) is for operators only.
+            detail={"isAPI": credentials.is_api, "reason": refused.detail},
         )
         raise
     # A token must be issued after any "revoke everything before" mark on its account.

@@ -50,7 +50,7 @@ PASSWORD_ROUNDS = 40
 API_ROUNDS = 300
 # A kind may differ from the unknown user by at most this share of the call's median time.
 PASSWORD_TOLERANCE = 0.2
-API_TOLERANCE = 0.25
+API_TOLERANCE = 0.3
 
 Attempt = Callable[[], Awaitable[None]]
 

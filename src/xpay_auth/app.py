@@ -32,7 +32,7 @@ from xpay_auth.services.housekeeping import purge_expired
 from xpay_auth.settings import Settings, load_settings
 
 _HOUSEKEEPING_SECONDS = 10.0
-_PURGE_EVERY_ROUNDS = 60  # ten minutes
+_PURGE_SECONDS = 600.0
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -85,14 +85,18 @@ def create_app(settings: Settings) -> Starlette:
 async def _housekeeping(app: Starlette) -> None:
     """Keep the keyring fresh, and now and then purge expired rows."""
     runtime = app.state.runtime
+    # Wake at least as often as XPAY_AUTH_SIGNING_KEY_REFRESH asks, so that a rotation
+    # reaches this worker within that many seconds, as documented.
+    interval = min(_HOUSEKEEPING_SECONDS, runtime.settings.signing_key_refresh)
+    purge_every = max(1, round(_PURGE_SECONDS / interval))
     # Workers start together; a random phase spreads their purges apart.
-    rounds = random.randrange(_PURGE_EVERY_ROUNDS)  # noqa: S311  scheduling, not security
+    rounds = random.randrange(purge_every)  # noqa: S311  scheduling, not security
     while True:
-        await asyncio.sleep(_HOUSEKEEPING_SECONDS)
+        await asyncio.sleep(interval)
         rounds += 1
         try:
             await runtime.keyring.refresh_if_stale()
-            if rounds % _PURGE_EVERY_ROUNDS == 0:
+            if rounds % purge_every == 0:
                 await purge_expired(runtime)
         except Exception:  # noqa: BLE001  retried next round
             log_event("housekeeping.failed", level=logging.WARNING, exc_info=True)

@@ -521,6 +521,10 @@ def _admin_paths() -> dict[str, Schema]:
                     "username": username,
                     "scopes": _SCOPES,
                     "disabled": {"type": ["boolean", "string"]},
+                    "unlockPassword": {
+                        "type": ["boolean", "string"],
+                        "description": "re-enable password login after the failure cap",
+                    },
                 },
                 ("username",),
             ),

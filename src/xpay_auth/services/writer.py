@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from xpay_auth.domain import Session
 from xpay_auth.logs import log_event
+from xpay_auth.storage.failures import is_transient
 from xpay_auth.storage.repositories import Database
+
+T = TypeVar("T")
 
 # Key use is written at most once a minute per key: enough for "last used" and cheap.
 LAST_USE_RESOLUTION_MS = 60_000
@@ -63,12 +66,12 @@ class BackgroundWriter:
             last_use, self._last_use = self._last_use, {}
             audit, self._audit = self._audit, []
             try:
-                await self._database.sessions.insert_many(sessions)
+                await self._write_batch(self._database.sessions.insert_many, sessions, "session")
                 sessions = []
                 await self._database.api_keys.record_last_use(last_use)
                 self._last_use_written.update(last_use)
                 last_use = {}
-                await self._database.audit.insert_many(audit)
+                await self._write_batch(self._database.audit.insert_many, audit, "audit")
             except Exception:
                 # Whatever was not written goes back before what arrived meanwhile, so
                 # one failed write loses neither its own batch nor the ones after it.
@@ -76,6 +79,26 @@ class BackgroundWriter:
                 self._last_use = {**last_use, **self._last_use}
                 self._audit[:0] = audit
                 raise
+
+    async def _write_batch(
+        self, write: Callable[[list[T]], Awaitable[None]], batch: list[T], kind: str
+    ) -> None:
+        """Write ``batch``; when the database refuses it for its content, row by row.
+
+        A database that is away raises, and the caller keeps the batch for the next flush.
+        A row the database can never take (a constraint, a value it rejects) is logged and
+        dropped, so that one bad row cannot hold every later row back for ever.
+        """
+        try:
+            await write(batch)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(batch) == 1:
+                log_event("writer.dropped", level=logging.ERROR, kind=kind, error=type(exc).__name__)
+                return
+            for row in batch:
+                await self._write_batch(write, [row], kind)
 
     async def _run(self) -> None:
         while True:

@@ -116,7 +116,9 @@ async def introspect_endpoint(request: Request) -> Response:
     try:
         runtime: Runtime = request.app.state.runtime
         await _authorize(runtime, request.headers.get("authorization"))
-        raw = await read_body(request, runtime.settings.max_body_bytes)
+        raw = await read_body(
+            request, runtime.settings.max_body_bytes, timeout=runtime.settings.body_timeout
+        )
         token = token_from_body(raw, request.headers.get("content-type"))
         verdict = await introspect(runtime, token)
     except XpayAuthError as error:

@@ -156,7 +156,8 @@ def test_seed_curl_command_gets_a_verifiable_token(server: Server) -> None:
     assert claims["client_id"] == key_id
     assert claims["username"] == "email@test.com"
 
-    refused = _curl(server, "email@test.com", secret[:-1] + "0")
+    typo = secret[:-1] + ("1" if secret.endswith("0") else "0")
+    refused = _curl(server, "email@test.com", typo)
     assert refused["error"]["message"] == "invalid credentials"
     assert refused["error"]["data"] == {"invalid": True}
 

@@ -44,7 +44,9 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``xpay-auth ARGS`` with this server's settings."""
         result = subprocess.run(
             [sys.executable, "-m", "xpay_auth", *args],
@@ -78,7 +80,16 @@ class Server:
         self.log_path = self.workdir / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "xpay_auth", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                [
+                    sys.executable,
+                    "-m",
+                    "xpay_auth",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
                 env=self.env,
                 cwd=self.workdir,
                 stdout=log,
@@ -113,16 +124,26 @@ class Server:
         self.start()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace")
+            if self.log_path and self.log_path.exists()
+            else ""
+        )
 
-    def post(self, path: str, body: Any = None, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+    def post(
+        self, path: str, body: Any = None, *, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=30, **kwargs)
+        return httpx.post(
+            f"{self.base_url}{path}", json=body, headers=headers, timeout=30, **kwargs
+        )
 
     def login(self, username: str, secret: str, *, is_api: bool | str = True) -> dict[str, Any]:
-        response = self.post("/client/authenticate", {"username": username, "secretKey": secret, "isAPI": is_api})
+        response = self.post(
+            "/client/authenticate", {"username": username, "secretKey": secret, "isAPI": is_api}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert "success" in body, body
@@ -153,7 +174,9 @@ def server_factory(database_url: str, tmp_path: Path) -> Iterator[ServerFactory]
     started: list[Server] = []
 
     def start(*, workers: int = 1, env: dict[str, str] | None = None, **overrides: str) -> Server:
-        server = Server(env=env or server_env(database_url, **overrides), workdir=tmp_path, workers=workers)
+        server = Server(
+            env=env or server_env(database_url, **overrides), workdir=tmp_path, workers=workers
+        )
         server.start()
         started.append(server)
         return server

@@ -209,7 +209,7 @@ def test_missing_and_revoked_tokens_are_stopped_with_401(server: Server, gateway
     assert missing.status_code == 401
     assert missing.json()["uuid"] == UUID4
     assert set(missing.json()["error"]) == {"message", "data", "tag"}
-    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
     server.create_user("carol@example.com", password=PASSWORD)
     token = server.login("carol@example.com", PASSWORD, is_api=False)["access_token"]

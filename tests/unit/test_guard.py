@@ -107,7 +107,7 @@ async def test_missing_bearer_gets_a_bare_challenge(guard: Guard) -> None:
     """No Authorization header is a 401 whose challenge carries no error code (RFC 6750 3.1)."""
     with pytest.raises(Unauthorized) as caught:
         await guard.authenticate(None)
-    assert caught.value.headers["WWW-Authenticate"] == "Bearer"
+    assert caught.value.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
 @pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer a b", "bearer \u00e9t\u00e9"])

@@ -127,7 +127,7 @@ def test_missing_token_is_401_in_the_envelope_with_the_uuid(starlette_client: Te
     response = starlette_client.post("/whoami", headers={"uuid": UUID4})
     body = assert_error_envelope(response, 401)
     assert body["uuid"] == UUID4
-    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert response.headers["cache-control"] == "no-store"
 
 

@@ -97,7 +97,7 @@ def test_callers_without_a_token_or_the_scope_are_refused(harness: Harness) -> N
     user_token = harness.token_for_password(USER)
     response = harness.client.post("/oauth/introspect", data={"token": user_token})
     error = failure(response, 401)
-    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert error["data"] == {"invalid_token": True}
     response = harness.client.post(
         "/oauth/introspect",

@@ -127,8 +127,7 @@ def _check_cell(harness: Harness, path: str, kind: str, status: int) -> None:
         challenge = response.headers["www-authenticate"]
         if status == 401:
             assert error["data"] == {"invalid_token": True}
-            expected = "Bearer" if kind == "none" else 'Bearer error="invalid_token"'
-            assert challenge == expected
+            assert challenge == 'Bearer error="invalid_token"'
         else:
             assert challenge.startswith('Bearer error="insufficient_scope"')
             assert "required" in error["data"]

@@ -60,7 +60,7 @@ def test_missing_and_bad_tokens_are_401_in_the_envelope(harness: Harness) -> Non
     """No token gets a bare Bearer challenge, a garbage token invalid_token; both 401 envelopes."""
     missing = verify(harness, None, headers={"uuid": UUID4})
     assert missing.status_code == 401
-    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert missing.json()["uuid"] == UUID4
     assert "x-auth-user" not in missing.headers
     garbage = verify(harness, "abc.def.ghi")

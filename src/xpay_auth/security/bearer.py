@@ -16,11 +16,12 @@ _BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 def bearer_token(authorization: str | None) -> str:
     """The token of a ``Bearer`` header; :class:`Unauthorized` when missing or malformed.
 
-    A request without credentials gets a bare ``Bearer`` challenge: RFC 6750 section 3.1
-    says the error code should be left out when the client sent no authentication at all.
+    A missing token gets the same ``invalid_token`` challenge as a bad one: the client
+    contract asks for it on every 401, which RFC 6750 section 3.1 allows (it only
+    suggests leaving the code out).
     """
     if not authorization:
-        raise Unauthorized(detail="no bearer token", error="")
+        raise Unauthorized(detail="no bearer token")
     match = _BEARER.fullmatch(authorization.strip())
     if match is None:
         raise Unauthorized(detail="malformed Authorization header")

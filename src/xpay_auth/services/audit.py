@@ -8,6 +8,7 @@ addresses, the request ``uuid`` and the error ``tag``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,15 @@ _LIMITS = {
 }
 
 
+# An API secret pasted into the username field must not land in the trail: keep its
+# public part (prefix and key id) and drop the rest, whatever its case.
+_PASTED_SECRET = re.compile(r"(xpsk_[0-9a-f]{16}_)[0-9a-z]+", re.IGNORECASE)
+
+
+def _redact(username: str | None) -> str | None:
+    return _PASTED_SECRET.sub(r"\1[redacted]", username) if username else username
+
+
 def _clean(value: str | None, limit: int) -> str | None:
     """Text any database stores: controls escaped, lone surrogates escaped, cut to size."""
     if value is None:
@@ -67,7 +77,7 @@ class AuditTrail:
         texts = {
             "event": event,
             "outcome": outcome,
-            "username": username,
+            "username": _redact(username),
             "account_id": account_id,
             "key_id": key_id,
             "ticket": ticket,

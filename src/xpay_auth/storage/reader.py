@@ -14,21 +14,27 @@ measured here, about 2 ms for ``SELECT 1`` either way, against 2 µs for SQLite 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event, literal, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 # A read that finds the database locked waits this long at most, on the event loop.
 _SQLITE_READ_BUSY_MS = 200
+_PING = select(literal(1))
 
 
 class Reader(Protocol):
     async def first(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Row[Any] | None: ...
+
+    async def ping(self) -> None:
+        """Raise unless the database can be reached and read now."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -42,6 +48,9 @@ class AsyncReader:
     ) -> Row[Any] | None:
         async with self._engine.connect() as conn:
             return (await conn.execute(statement, params)).first()
+
+    async def ping(self) -> None:
+        await self.first(_PING)
 
     async def close(self) -> None:
         """The engine belongs to the database; nothing of its own to close."""
@@ -66,12 +75,22 @@ class SqliteReader:
             isolation_level="AUTOCOMMIT",
         )
         event.listen(self._engine, "connect", _read_only)
+        self._path = make_url(url).database or ""
 
     async def first(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Row[Any] | None:
         with self._engine.connect() as conn:
             return conn.execute(statement, params).first()
+
+    async def ping(self) -> None:
+        # A fresh connection: pooled ones keep reading a file that has been deleted or
+        # replaced, and would report a database that is gone as healthy.
+        connection = sqlite3.connect(f"file:{self._path}?mode=rw", uri=True, timeout=1)
+        try:
+            connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        finally:
+            connection.close()
 
     async def close(self) -> None:
         self._engine.dispose()

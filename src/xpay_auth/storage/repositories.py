@@ -623,8 +623,7 @@ class Database:
         self.audit = AuditRepository(engine)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(select(1))
+        await self.reader.ping()
 
     async def dispose(self) -> None:
         await self.reader.close()

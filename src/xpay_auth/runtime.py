@@ -50,7 +50,7 @@ async def open_runtime(
     """
     server_secret = settings.server_secret()
     engine = create_engine(settings.database_url)
-    database = Database(engine, create_reader(settings.database_url, engine))
+    database = Database(engine, create_reader(settings.database_url))
     keyring = Keyring(
         database.signing_keys, KeyWrapper(server_secret), settings.signing_key_refresh
     )

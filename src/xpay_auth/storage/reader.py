@@ -8,19 +8,27 @@ measured here, about 2 ms for ``SELECT 1`` either way, against 2 µs for SQLite 
 - SQLite: a read-only connection of the standard ``sqlite3`` driver is used directly on the
   event loop. A WAL reader never waits for the writer, and an indexed read takes
   microseconds, less than a thread hand-off would.
-- PostgreSQL: the async engine in AUTOCOMMIT, so a read is one round trip, no BEGIN or
-  ROLLBACK around it.
+- PostgreSQL: a small asyncpg pool of its own, running the statements (compiled once by
+  SQLAlchemy) as prepared statements outside any transaction: one round trip a read, with
+  none of the engine's per-call work (measured here: 0.3 ms against 1 ms for the engine in
+  AUTOCOMMIT).
+
+Every reader answers rows as mappings keyed by the statement's column labels.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Executable, Row, create_engine, event, literal, select
+import asyncpg
+from sqlalchemy import Engine, Executable, create_engine, event, literal, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 # A read that finds the database locked waits this long at most, on the event loop.
 _SQLITE_READ_BUSY_MS = 200
@@ -30,30 +38,13 @@ _PING = select(literal(1))
 class Reader(Protocol):
     async def first(
         self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Row[Any] | None: ...
+    ) -> Mapping[str, Any] | None: ...
 
     async def ping(self) -> None:
         """Raise unless the database can be reached and read now."""
         ...
 
     async def close(self) -> None: ...
-
-
-class AsyncReader:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    async def first(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Row[Any] | None:
-        async with self._engine.connect() as conn:
-            return (await conn.execute(statement, params)).first()
-
-    async def ping(self) -> None:
-        await self.first(_PING)
-
-    async def close(self) -> None:
-        """The engine belongs to the database; nothing of its own to close."""
 
 
 def _read_only(dbapi_connection: Any, _record: Any) -> None:
@@ -79,9 +70,10 @@ class SqliteReader:
 
     async def first(
         self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Row[Any] | None:
+    ) -> Mapping[str, Any] | None:
         with self._engine.connect() as conn:
-            return conn.execute(statement, params).first()
+            row = conn.execute(statement, params).first()
+        return dict(row._mapping) if row is not None else None  # noqa: SLF001  public API
 
     async def ping(self) -> None:
         # A fresh connection: pooled ones keep reading a file that has been deleted or
@@ -96,7 +88,62 @@ class SqliteReader:
         self._engine.dispose()
 
 
-def create_reader(url: str, engine: AsyncEngine) -> Reader:
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Pool release without asyncpg's reset: these connections only ever run reads."""
+
+
+class AsyncpgReader:
+    def __init__(self, url: str, *, max_size: int = 10) -> None:
+        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+        self._compiled: dict[int, tuple[Executable, SQLCompiler]] = {}
+
+    async def _connections(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn, min_size=1, max_size=self._max_size, reset=_keep_session
+                    )
+        return self._pool
+
+    def _sql(
+        self, statement: Executable, params: Mapping[str, Any] | None
+    ) -> tuple[str, list[Any]]:
+        # Keyed by identity and holding the statement, so an id is never reused while cached.
+        cached = self._compiled.get(id(statement))
+        if cached is None:
+            compiler = statement.compile(dialect=self._dialect)  # type: ignore[attr-defined]
+            cached = (statement, cast("SQLCompiler", compiler))
+            self._compiled[id(statement)] = cached
+        compiled = cached[1]
+        values = compiled.construct_params(params) or {}
+        return str(compiled), [values[name] for name in compiled.positiontup or ()]
+
+    async def first(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Mapping[str, Any] | None:
+        sql, args = self._sql(statement, params)
+        try:
+            pool = await self._connections()
+            record = await pool.fetchrow(sql, *args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # The HTTP layer answers a DBAPIError with 503, as for the engine's failures.
+            raise OperationalError(sql, args, exc) from exc
+        return dict(record) if record is not None else None
+
+    async def ping(self) -> None:
+        await self.first(_PING)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+def create_reader(url: str) -> Reader:
     if make_url(url).get_backend_name() == "sqlite":
         return SqliteReader(url)
-    return AsyncReader(engine)
+    return AsyncpgReader(url)

@@ -7,15 +7,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Row, Select, and_, bindparam, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.security.revocation import Revocation, RevocationKind
-from xpay_auth.storage.reader import Reader
 from xpay_auth.storage.models import (
     AccountRow,
     ApiKeyRow,
@@ -24,16 +38,17 @@ from xpay_auth.storage.models import (
     SessionRow,
     SigningKeyRow,
 )
+from xpay_auth.storage.reader import Reader
 
-accounts = AccountRow.__table__
-api_keys = ApiKeyRow.__table__
-sessions = SessionRow.__table__
-revocations = RevocationRow.__table__
-signing_keys = SigningKeyRow.__table__
-audit_events = AuditEventRow.__table__
+accounts = cast("Table", AccountRow.__table__)
+api_keys = cast("Table", ApiKeyRow.__table__)
+sessions = cast("Table", SessionRow.__table__)
+revocations = cast("Table", RevocationRow.__table__)
+signing_keys = cast("Table", SigningKeyRow.__table__)
+audit_events = cast("Table", AuditEventRow.__table__)
 
 
-class AlreadyExists(Exception):  # noqa: N818  reads as the fact it reports
+class AlreadyExists(Exception):
     """A unique value (a username) is taken."""
 
 
@@ -128,7 +143,7 @@ class AccountRepository:
         return _account(row) if row else None
 
     async def search(self, *, query: str | None, offset: int, limit: int) -> Page[Account]:
-        condition = accounts.c.username.contains(query, autoescape=True) if query else and_(True)
+        condition = accounts.c.username.contains(query, autoescape=True) if query else true()
         async with self._engine.connect() as conn:
             total = (
                 await conn.execute(select(func.count()).select_from(accounts).where(condition))
@@ -145,9 +160,7 @@ class AccountRepository:
     async def update(self, account_id: str, now: int, **values: Any) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(
-                update(accounts)
-                .where(accounts.c.id == account_id)
-                .values(updated_at=now, **values)
+                update(accounts).where(accounts.c.id == account_id).values(updated_at=now, **values)
             )
         return result.rowcount > 0
 
@@ -176,8 +189,11 @@ _KEY_SORTS = frozenset({"created_at", "name", "expires_at", "last_used_at"})
 
 # Built once: the hot reads skip statement construction and cache-key work per call.
 _KEY_WITH_ACCOUNT = (
-    select(api_keys, accounts)
-    .join(accounts, accounts.c.id == api_keys.c.account_id)
+    select(
+        *(column.label(f"key_{column.name}") for column in api_keys.c),
+        *(column.label(f"account_{column.name}") for column in accounts.c),
+    )
+    .join_from(api_keys, accounts, accounts.c.id == api_keys.c.account_id)
     .where(api_keys.c.id == bindparam("key_id"))
 )
 
@@ -207,9 +223,8 @@ class ApiKeyRepository:
         row = await self._reader.first(_KEY_WITH_ACCOUNT, {"key_id": key_id})
         if row is None:
             return None
-        mapping = row._mapping  # noqa: SLF001  public API despite the underscore
-        key_part = {column.name: mapping[column] for column in api_keys.c}
-        account_part = {column.name: mapping[column] for column in accounts.c}
+        key_part = {column.name: row[f"key_{column.name}"] for column in api_keys.c}
+        account_part = {column.name: row[f"account_{column.name}"] for column in accounts.c}
         return _api_key(_Record(key_part)), _account(_Record(account_part))  # type: ignore[arg-type]
 
     async def by_id(self, key_id: str) -> ApiKey | None:
@@ -455,7 +470,12 @@ class RevocationRepository:
     ) -> bool:
         """One indexed query answering :meth:`RevocationSet.is_revoked` from the database."""
         statement = _REVOKED_WITH_KEY if key_id is not None else _REVOKED
-        params = {"ticket": ticket, "key_id": key_id, "account_id": account_id, "issued_at": issued_at}
+        params = {
+            "ticket": ticket,
+            "key_id": key_id,
+            "account_id": account_id,
+            "issued_at": issued_at,
+        }
         row = await self._reader.first(statement, params)
         return row is not None
 
@@ -587,14 +607,20 @@ class AuditRepository:
             await conn.execute(insert(audit_events), batch)
 
     async def search(
-        self, *, filters: Mapping[str, Any], since: int | None, until: int | None, offset: int, limit: int
+        self,
+        *,
+        filters: Mapping[str, Any],
+        since: int | None,
+        until: int | None,
+        offset: int,
+        limit: int,
     ) -> Page[dict[str, Any]]:
         conditions = [audit_events.c[name] == value for name, value in filters.items()]
         if since is not None:
             conditions.append(audit_events.c.at >= since)
         if until is not None:
             conditions.append(audit_events.c.at < until)
-        where = and_(True, *conditions)
+        where = and_(true(), *conditions)
         async with self._engine.connect() as conn:
             total = (
                 await conn.execute(select(func.count()).select_from(audit_events).where(where))

@@ -68,7 +68,7 @@ def test_wallets_serve_a_valid_token_and_refuse_bad_ones(server: Server, wallets
 
     missing = wallets.post("/wallets/balance", uuid=UUID4)
     assert missing.status_code == 401
-    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert missing.json()["uuid"] == UUID4
     assert set(missing.json()["error"]) == {"message", "data", "tag"}
 

@@ -36,7 +36,9 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 USERNAME = "bench@xpay.test"
-POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @dataclass
@@ -88,10 +90,18 @@ def wait_ready(url: str, timeout: float = 30) -> None:
 def run_wrk(url: str, body: str, token: str, args: argparse.Namespace) -> dict[str, str]:
     env = {**os.environ, "BENCH_BODY": body, "BENCH_TOKEN": token}
     command = [
-        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-        "--latency", "-s", str(HERE / "post.lua"), url,
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "--latency",
+        "-s",
+        str(HERE / "post.lua"),
+        url,
     ]
-    subprocess.run([*command[:3], "-d2s", *command[4:]], env=env, capture_output=True, check=True)  # warm-up
+    subprocess.run(
+        [*command[:3], "-d2s", *command[4:]], env=env, capture_output=True, check=True
+    )  # warm-up
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     found: dict[str, str] = {"non_2xx": "0", "errors": "0"}
     for label, pattern in {
@@ -104,18 +114,34 @@ def run_wrk(url: str, body: str, token: str, args: argparse.Namespace) -> dict[s
         match = re.search(pattern, output)
         if match:
             found[label] = match[1]
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if errors:
         found["errors"] = str(sum(int(part) for part in errors.groups()))
     return found
 
 
-def measure(name: str, process: subprocess.Popen[bytes], url: str, body: str, token: str, args: argparse.Namespace, note: str = "") -> Result:
+def measure(  # noqa: PLR0917  one row of the table, its facts in order
+    name: str,
+    process: subprocess.Popen[bytes],
+    url: str,
+    body: str,
+    token: str,
+    args: argparse.Namespace,
+    note: str = "",
+) -> Result:
     found = run_wrk(url, body, token, args)
     return Result(
-        name, float(found.get("rps", 0)), found.get("p50", "-"), found.get("p90", "-"),
-        found.get("p99", "-"), int(found["non_2xx"]), int(found["errors"]),
-        tree_peak_rss_mib(process.pid), note,
+        name,
+        float(found.get("rps", 0)),
+        found.get("p50", "-"),
+        found.get("p90", "-"),
+        found.get("p99", "-"),
+        int(found["non_2xx"]),
+        int(found["errors"]),
+        tree_peak_rss_mib(process.pid),
+        note,
     )
 
 
@@ -129,11 +155,30 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def baseline(args: argparse.Namespace, secret: str) -> Result:
     port = free_port()
-    env = {**os.environ, "BENCH_USERNAME": USERNAME, "BENCH_SECRET": secret, "PYTHONPATH": str(HERE)}
+    env = {
+        **os.environ,
+        "BENCH_USERNAME": USERNAME,
+        "BENCH_SECRET": secret,
+        "PYTHONPATH": str(HERE),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(port),
-         "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "baseline_app:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=HERE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/client/authenticate"
     try:
@@ -154,24 +199,57 @@ def xpay(args: argparse.Namespace, name: str, database_url: str, workdir: Path) 
     }
     cli = [sys.executable, "-m", "xpay_auth"]
     subprocess.run([*cli, "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
-    subprocess.run([*cli, "users", "create", USERNAME], env=env, cwd=workdir, check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "users", "create", USERNAME], env=env, cwd=workdir, check=True, capture_output=True
+    )
     key = json.loads(
-        subprocess.run([*cli, "keys", "create", USERNAME, "--json"], env=env, cwd=workdir,
-                       check=True, capture_output=True, text=True).stdout
+        subprocess.run(
+            [*cli, "keys", "create", USERNAME, "--json"],
+            env=env,
+            cwd=workdir,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     )
     port = free_port()
     process = subprocess.Popen(
         [*cli, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/client/authenticate")
         body = json.dumps({"username": USERNAME, "secretKey": key["secretKey"], "isAPI": True})
-        login = httpx.post(f"{base}/client/authenticate", content=body, headers={"Content-Type": "application/json"}).json()
+        login = httpx.post(
+            f"{base}/client/authenticate",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        ).json()
         token = login["success"]["data"]["access_token"]
-        results = [measure(f"xpay-auth authenticate, {name}", process, f"{base}/client/authenticate", body, "", args)]
-        results.append(measure(f"xpay-auth bearer check, {name}", process, f"{base}/client/session", "{}", token, args))
+        results = [
+            measure(
+                f"xpay-auth authenticate, {name}",
+                process,
+                f"{base}/client/authenticate",
+                body,
+                "",
+                args,
+            )
+        ]
+        results.append(
+            measure(
+                f"xpay-auth bearer check, {name}",
+                process,
+                f"{base}/client/session",
+                "{}",
+                token,
+                args,
+            )
+        )
         return results
     finally:
         stop(process)
@@ -200,7 +278,9 @@ async def _drop_postgres(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per row")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
@@ -223,14 +303,23 @@ def main() -> None:
                 asyncio.run(_drop_postgres(postgres))
 
     yardstick = results[0].rps or 1
-    print(f"\n{args.workers} uvicorn workers, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-          f"{os.cpu_count()} cores shared by load generator and server\n")
-    header = f"{'scenario':42} {'req/s':>9} {'x base':>7} {'p50':>9} {'p90':>9} {'p99':>9} {'non-2xx':>8} {'sock err':>8} {'peak RSS MiB':>13}"
+    print(
+        f"\n{args.workers} uvicorn workers, "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+        f"{os.cpu_count()} cores shared by load generator and server\n"
+    )
+    header = (
+        f"{'scenario':42} {'req/s':>9} {'x base':>7} {'p50':>9} {'p90':>9} {'p99':>9} "
+        f"{'non-2xx':>8} {'sock err':>8} {'peak RSS MiB':>13}"
+    )
     print(header)
     print("-" * len(header))
     for row in results:
-        print(f"{row.name:42} {row.rps:9.0f} {row.rps / yardstick:7.2f} {row.p50:>9} {row.p90:>9} {row.p99:>9} "
-              f"{row.non_2xx:8d} {row.errors:8d} {row.peak_rss_mib:13.1f}")
+        print(
+            f"{row.name:42} {row.rps:9.0f} {row.rps / yardstick:7.2f} "
+            f"{row.p50:>9} {row.p90:>9} {row.p99:>9} "
+            f"{row.non_2xx:8d} {row.errors:8d} {row.peak_rss_mib:13.1f}"
+        )
 
 
 if __name__ == "__main__":

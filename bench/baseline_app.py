@@ -38,7 +38,9 @@ async def authenticate(request: Request) -> Response:
     stored = _TABLE.get(body["username"].strip().lower())
     digest = hmac.new(_HASH_KEY, body["secretKey"].encode(), hashlib.sha256).digest()
     if stored is None or not hmac.compare_digest(stored, digest):
-        return Response(b'{"error":{"message":"invalid credentials"}}', media_type="application/json")
+        return Response(
+            b'{"error":{"message":"invalid credentials"}}', media_type="application/json"
+        )
     now = int(time.time())
     ticket = secrets.token_hex(16)
     token = jwt.encode(
@@ -46,7 +48,9 @@ async def authenticate(request: Request) -> Response:
         _PRIVATE_KEY,
         algorithm="ES256",
     )
-    payload = {"success": {"message": "Authenticated", "data": {"ticket": ticket, "access_token": token}}}
+    payload = {
+        "success": {"message": "Authenticated", "data": {"ticket": ticket, "access_token": token}}
+    }
     return Response(json.dumps(payload).encode(), media_type="application/json")
 
 

@@ -124,13 +124,13 @@ async def main(count: int, revocation_count: int) -> None:
 
     await timed(min(count, 1000), full)  # warm up
     gc.collect()
-    print(f"revocation list: {guard.feed.entries} entries; tokens: ES256, {len(tokens[0])} bytes")  # noqa: T201
+    print(f"revocation list: {guard.feed.entries} entries; tokens: ES256, {len(tokens[0])} bytes")
     for name, call in (
         ("Guard.authorize (all checks)", full),
         ("TokenVerifier.verify alone", verify_only),
         ("RevocationSet.is_revoked alone", revocation_only),
     ):
-        print(summary(name, await timed(count, call)))  # noqa: T201
+        print(summary(name, await timed(count, call)))
     await guard.stop()
 
 

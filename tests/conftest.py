@@ -28,7 +28,9 @@ RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
 
 
 def services_required() -> bool:
-    return os.environ.get("CI") == "true" or os.environ.get("XPAY_AUTH_TEST_REQUIRE_SERVICES") == "1"
+    return (
+        os.environ.get("CI") == "true" or os.environ.get("XPAY_AUTH_TEST_REQUIRE_SERVICES") == "1"
+    )
 
 
 def postgres_admin_url() -> str:

@@ -41,10 +41,16 @@ class Harness:
         self.run(lambda runtime: runtime.writer.flush())
 
     def create_user(
-        self, username: str, *, scopes: tuple[str, ...] = ("tme_user",), password: str | None = PASSWORD
+        self,
+        username: str,
+        *,
+        scopes: tuple[str, ...] = ("tme_user",),
+        password: str | None = PASSWORD,
     ) -> str:
         async def action(runtime: Runtime) -> str:
-            account = await accounts.create_account(runtime, username, scopes=scopes, password=password)
+            account = await accounts.create_account(
+                runtime, username, scopes=scopes, password=password
+            )
             return account.id
 
         return self.run(action)

@@ -50,7 +50,7 @@ MAX_BODY_BYTES = 16 * 1024
 User = Annotated[AccessClaims, Depends(require_scopes("tme_user"))]
 
 
-class InsufficientFunds(BusinessError):  # noqa: N818  named like the errors it joins
+class InsufficientFunds(BusinessError):
     message = "insufficient funds"
 
 

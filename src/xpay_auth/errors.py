@@ -8,7 +8,7 @@ Clients see ``message`` and ``data``; ``detail`` goes to the log only, under the
     │   ├── InvalidField               a missing or ill-typed field, named in ``data``
     │   └── NotFound                   the object named by the call does not exist
     ├── BadRequest                     400: the body is not a JSON object
-    ├── Unauthorized                   401: bearer missing, malformed, expired, revoked, badly signed
+    ├── Unauthorized                   401: bearer missing, malformed, expired, revoked, forged
     ├── Forbidden                      403: the token lacks a scope or kind the call needs
     ├── RouteNotFound                  404
     ├── MethodNotAllowed               405
@@ -88,7 +88,9 @@ class Unauthorized(XpayAuthError):
 
     def __init__(self, *, detail: str | None = None, error: str = "invalid_token") -> None:
         challenge = f'Bearer error="{error}"' if error else "Bearer"
-        super().__init__({"invalid_token": True}, detail=detail, headers={"WWW-Authenticate": challenge})
+        super().__init__(
+            {"invalid_token": True}, detail=detail, headers={"WWW-Authenticate": challenge}
+        )
 
 
 class Forbidden(XpayAuthError):
@@ -103,7 +105,9 @@ class Forbidden(XpayAuthError):
         challenge = 'Bearer error="insufficient_scope"'
         if _SCOPE_TOKEN.fullmatch(required):
             challenge += f', scope="{required}"'
-        super().__init__({"required": required}, detail=detail, headers={"WWW-Authenticate": challenge})
+        super().__init__(
+            {"required": required}, detail=detail, headers={"WWW-Authenticate": challenge}
+        )
 
 
 class RouteNotFound(XpayAuthError):

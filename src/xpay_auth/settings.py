@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///xpay-auth.db"
-SECRET_FILE_NAME = "xpay-auth.secret"
+SECRET_FILE_NAME = "xpay-auth.secret"  # noqa: S105  a file name
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xpay-auth", "development"})
 MIN_SECRET_LENGTH = 32
 MAX_TOKEN_TTL = 86400
@@ -148,7 +148,10 @@ def _read_or_create_secret(path: Path) -> bytes:
             tmp.unlink()
     secret = path.read_bytes().strip()
     if len(secret) < MIN_SECRET_LENGTH:
-        raise SettingsError(f"{path} holds fewer than {MIN_SECRET_LENGTH} bytes; delete it or set XPAY_AUTH_SECRET_KEY")
+        raise SettingsError(
+            f"{path} holds fewer than {MIN_SECRET_LENGTH} bytes; "
+            "delete it or set XPAY_AUTH_SECRET_KEY"
+        )
     return secret
 
 

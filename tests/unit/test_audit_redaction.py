@@ -13,13 +13,19 @@ def test_a_pasted_api_secret_is_redacted_from_the_trail(harness: Harness) -> Non
     """Only the key's public prefix of a secret typed as a username is recorded."""
     harness.create_user("paste@example.com")
     key_id, secret = harness.create_key("paste@example.com")
-    response = harness.post("/client/authenticate", {"username": secret, "secretKey": secret, "isAPI": True})
+    response = harness.post(
+        "/client/authenticate", {"username": secret, "secretKey": secret, "isAPI": True}
+    )
     assert response.json()["error"]["message"] == "invalid credentials"
     harness.flush()
 
     async def failed(runtime: Runtime) -> list[dict[str, Any]]:
         page = await runtime.database.audit.search(
-            filters=AuditQuery(event="login.failed").filters(), since=None, until=None, offset=0, limit=10
+            filters=AuditQuery(event="login.failed").filters(),
+            since=None,
+            until=None,
+            offset=0,
+            limit=10,
         )
         return page.items
 

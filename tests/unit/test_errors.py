@@ -9,7 +9,9 @@ def test_forbidden_names_a_scope_in_the_challenge() -> None:
     """A missing scope is named in the RFC 6750 insufficient_scope challenge."""
     error = Forbidden(required="tme_admin")
     assert error.status == 403
-    assert error.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="tme_admin"'
+    assert (
+        error.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="tme_admin"'
+    )
 
 
 def test_forbidden_leaves_out_a_requirement_that_is_not_a_scope_token() -> None:

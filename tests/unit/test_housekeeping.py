@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from tests.support import Harness
 from xpay_auth.domain import Session
 from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
 from xpay_auth.security.revocation import Revocation, RevocationKind
 from xpay_auth.services.housekeeping import purge_expired
-
-from tests.support import Harness
 
 
 def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
@@ -16,15 +15,30 @@ def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
     account_id = harness.create_user("house@example.com")
     now = now_ms()
 
+    def session(ticket: str, *, created_at: int, expires_at: int) -> Session:
+        return Session(
+            ticket=ticket,
+            account_id=account_id,
+            api_key_id=None,
+            is_api=False,
+            scopes=("tme_user",),
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+
     async def seed(runtime: Runtime) -> None:
         sessions = [
-            Session("a" * 32, account_id, None, False, ("tme_user",), now - 7200_000, now - 3600_000),
-            Session("b" * 32, account_id, None, False, ("tme_user",), now, now + 3600_000),
+            session("a" * 32, created_at=now - 7200_000, expires_at=now - 3600_000),
+            session("b" * 32, created_at=now, expires_at=now + 3600_000),
         ]
         await runtime.database.sessions.insert_many(sessions)
         revocations = runtime.database.revocations
-        await revocations.add(Revocation(RevocationKind.TICKET, "a" * 32), now=now, expires_at=now - 1)
-        await revocations.add(Revocation(RevocationKind.TICKET, "b" * 32), now=now, expires_at=now + 60_000)
+        await revocations.add(
+            Revocation(RevocationKind.TICKET, "a" * 32), now=now, expires_at=now - 1
+        )
+        await revocations.add(
+            Revocation(RevocationKind.TICKET, "b" * 32), now=now, expires_at=now + 60_000
+        )
 
     harness.run(seed)
     counts = harness.run(purge_expired)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from tests.support import Harness
 from xpay_auth.domain import Session
 from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
-
-from tests.support import Harness
 
 
 def test_a_refused_row_is_dropped_and_the_rest_are_written(harness: Harness) -> None:
@@ -15,7 +14,15 @@ def test_a_refused_row_is_dropped_and_the_rest_are_written(harness: Harness) -> 
     now = now_ms()
 
     def session(ticket: str) -> Session:
-        return Session(ticket, account_id, None, False, ("tme_user",), now, now + 3600_000)
+        return Session(
+            ticket=ticket,
+            account_id=account_id,
+            api_key_id=None,
+            is_api=False,
+            scopes=("tme_user",),
+            created_at=now,
+            expires_at=now + 3600_000,
+        )
 
     async def write(runtime: Runtime) -> list[str]:
         writer = runtime.writer

@@ -18,9 +18,17 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--scope", "scopes", multiple=True, default=("tme_user",), show_default=True,
-              help="A scope of the account (tme_user, tme_admin, tme_introspect); repeatable.")
-@click.option("--password-stdin", is_flag=True, help="Read the account's password from standard input.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    default=("tme_user",),
+    show_default=True,
+    help="A scope of the account (tme_user, tme_admin, tme_introspect); repeatable.",
+)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the account's password from standard input."
+)
 def create(username: str, scopes: tuple[str, ...], password_stdin: bool) -> None:  # noqa: FBT001
     """Create an account."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
@@ -29,7 +37,9 @@ def create(username: str, scopes: tuple[str, ...], password_stdin: bool) -> None
 
     async def action(runtime: Runtime) -> None:
         account = await accounts.create_account(runtime, username, scopes=scopes, password=password)
-        click.echo(f"created {account.username} ({account.id}) with scopes {' '.join(account.scopes)}")
+        click.echo(
+            f"created {account.username} ({account.id}) with scopes {' '.join(account.scopes)}"
+        )
 
     with_runtime(action)
 
@@ -43,7 +53,9 @@ def list_() -> None:
         for account in page.items:
             state = "disabled" if account.disabled else "active"
             password = "password" if account.password_hash else "no-password"
-            click.echo(f"{account.username}\t{account.id}\t{' '.join(account.scopes)}\t{state}\t{password}")
+            click.echo(
+                f"{account.username}\t{account.id}\t{' '.join(account.scopes)}\t{state}\t{password}"
+            )
 
     with_runtime(action)
 

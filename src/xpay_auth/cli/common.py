@@ -38,7 +38,9 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     except XpayAuthError as exc:
         reason = exc.data.get("reason") if isinstance(exc.data, dict) else None
-        raise click.ClickException(f"{exc.client_message}{f': {reason}' if reason else ''}") from exc
+        raise click.ClickException(
+            f"{exc.client_message}{f': {reason}' if reason else ''}"
+        ) from exc
 
 
 def with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:

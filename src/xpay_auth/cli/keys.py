@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import click
 
@@ -15,9 +16,9 @@ from xpay_auth.settings import MAX_TOKEN_TTL
 
 
 def _time(ms: int | None) -> str:
-    from datetime import UTC, datetime
-
-    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+    return (
+        "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+    )
 
 
 @click.group()
@@ -28,10 +29,21 @@ def keys() -> None:
 @keys.command("create")
 @click.argument("username")
 @click.option("--name", default="", help="A label for the key.")
-@click.option("--scope", "scopes", multiple=True, help="A scope of the key (default: the account's); repeatable.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A scope of the key (default: the account's); repeatable.",
+)
 @click.option("--expires-in-days", type=click.IntRange(1, api_keys.MAX_EXPIRY_DAYS), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on one line.")
-def create(username: str, name: str, scopes: tuple[str, ...], expires_in_days: int | None, as_json: bool) -> None:  # noqa: FBT001
+def create(
+    username: str,
+    name: str,
+    scopes: tuple[str, ...],
+    expires_in_days: int | None,
+    as_json: bool,  # noqa: FBT001
+) -> None:
     """Create an API key; its secret is printed this once."""
 
     async def action(runtime: Runtime) -> None:
@@ -41,17 +53,24 @@ def create(username: str, name: str, scopes: tuple[str, ...], expires_in_days: i
         )
         key = issued.key
         if as_json:
-            click.echo(json.dumps({
-                "id": key.id,
-                "secretKey": issued.secret,
-                "username": account.username,
-                "name": key.name,
-                "scopes": list(key.scopes),
-                "createdAt": key.created_at,
-                "expiresAt": key.expires_at,
-            }))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": key.id,
+                        "secretKey": issued.secret,
+                        "username": account.username,
+                        "name": key.name,
+                        "scopes": list(key.scopes),
+                        "createdAt": key.created_at,
+                        "expiresAt": key.expires_at,
+                    }
+                )
+            )
             return
-        click.echo(f"key {key.id} for {account.username}, scopes {' '.join(key.scopes)}, expires {_time(key.expires_at)}")
+        click.echo(
+            f"key {key.id} for {account.username}, scopes {' '.join(key.scopes)}, "
+            f"expires {_time(key.expires_at)}"
+        )
         click.echo("secret (shown once, store it now):")
         click.echo(issued.secret)
 
@@ -102,7 +121,9 @@ def rotate() -> None:
     async def action(runtime: Runtime) -> None:
         publish_for = (max(runtime.settings.token_ttl, MAX_TOKEN_TTL) + DEFAULT_LEEWAY) * 1000
         kid, retired = await runtime.keyring.rotate(publish_for)
-        runtime.audit.record("signing_key.rotated", "ok", None, detail={"kid": kid, "retired": retired})
+        runtime.audit.record(
+            "signing_key.rotated", "ok", None, detail={"kid": kid, "retired": retired}
+        )
         click.echo(f"now signing with {kid}; retired {', '.join(retired) or 'none'}")
 
     with_runtime(action)

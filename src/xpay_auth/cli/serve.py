@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import tempfile
@@ -59,8 +60,6 @@ async def _prepare(settings: Settings, *, demo: bool, host: str, port: int) -> s
         account = await accounts.create_account(runtime, DEMO_USERNAME)
         issued = await api_keys.create_key(runtime, account, name="demo")
     body = {"username": DEMO_USERNAME, "secretKey": issued.secret, "isAPI": "true"}
-    import json
-
     curl = (
         f"curl 'http://{host}:{port}/client/authenticate' \\\n"
         "  -H 'Content-Type: application/json' \\\n"
@@ -76,7 +75,11 @@ async def _prepare(settings: Settings, *, demo: bool, host: str, port: int) -> s
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--demo", is_flag=True, help="On a new database, create a demo account and key and print a curl command.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="On a new database, create a demo account and key and print a curl command.",
+)
 def serve(host: str, port: int, workers: int, demo: bool) -> None:  # noqa: FBT001
     """Migrate the database and serve the API."""
     settings = settings_or_exit()

@@ -28,7 +28,7 @@ from xpay_auth.security.bearer import bearer_token
 from xpay_auth.security.tokens import AccessClaims, InvalidToken, TokenVerifier, UnknownKey
 
 
-class GuardUnavailable(XpayAuthError):  # noqa: N818  named like its siblings in errors.py
+class GuardUnavailable(XpayAuthError):
     """503: the guard cannot vouch that a token is not revoked, so it refuses (fails closed)."""
 
     status = 503

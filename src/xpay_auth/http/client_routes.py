@@ -11,8 +11,8 @@ from xpay_auth.http.endpoint import Call, Reply, json_endpoint
 from xpay_auth.security.api_keys import MAX_SECRET_LENGTH
 from xpay_auth.security.password_policy import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from xpay_auth.services import sessions
-from xpay_auth.services.authenticate import Credentials, authenticate
 from xpay_auth.services.accounts import MAX_USERNAME_LENGTH
+from xpay_auth.services.authenticate import Credentials, authenticate
 
 # Long enough for any password or key we accept; longer input is refused before any work.
 _MAX_SECRET = max(MAX_PASSWORD_LENGTH * 4, MAX_SECRET_LENGTH)
@@ -45,7 +45,11 @@ async def authenticate_call(call: Call) -> Reply:
         {
             "success": True,
             "expiresAt": login.expires_at_ms,
-            "user": {"username": login.username, "scopes": list(login.scopes), "isAPI": login.is_api},
+            "user": {
+                "username": login.username,
+                "scopes": list(login.scopes),
+                "isAPI": login.is_api,
+            },
             "ticket": login.ticket,
             "access_token": login.access_token,
         },
@@ -58,7 +62,11 @@ async def session_call(call: Call) -> Reply:
     return Reply(
         "Session",
         {
-            "user": {"username": claims.username, "scopes": list(claims.scopes), "isAPI": claims.is_api},
+            "user": {
+                "username": claims.username,
+                "scopes": list(claims.scopes),
+                "isAPI": claims.is_api,
+            },
             "ticket": claims.ticket,
             "keyId": claims.key_id,
             "issuedAt": claims.issued_at * 1000,

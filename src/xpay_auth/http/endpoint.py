@@ -14,12 +14,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from xpay_auth.contract import check_content_type, error_response, parse_json_object, request_uuid, success_response
-from xpay_auth.errors import BadRequest, BusinessError, InternalError, PayloadTooLarge, StorageUnavailable, XpayAuthError
+from xpay_auth.contract import (
+    check_content_type,
+    error_response,
+    parse_json_object,
+    request_uuid,
+    success_response,
+)
+from xpay_auth.errors import (
+    BadRequest,
+    BusinessError,
+    InternalError,
+    PayloadTooLarge,
+    StorageUnavailable,
+    XpayAuthError,
+)
 from xpay_auth.http.client_ip import client_ip
 from xpay_auth.logs import log_event
 from xpay_auth.runtime import Runtime
@@ -49,7 +63,12 @@ class Reply:
 Handler = Callable[[Call], Awaitable[Reply]]
 
 
-async def read_body(request: Request, limit: int, *, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
+async def read_body(
+    request: Request,
+    limit: int,
+    *,
+    timeout: float = DEFAULT_BODY_TIMEOUT,  # noqa: ASYNC109  covers the body, not the call
+) -> bytes:
     """The whole body, refused past ``limit`` bytes (413) or ``timeout`` seconds (400).
 
     A client that sends its body slowly would otherwise hold the call open as long as it
@@ -66,7 +85,9 @@ async def read_body(request: Request, limit: int, *, timeout: float = DEFAULT_BO
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise PayloadTooLarge(detail=f"body over {limit} bytes", headers={"Connection": "close"})
+                    raise PayloadTooLarge(
+                        detail=f"body over {limit} bytes", headers={"Connection": "close"}
+                    )
                 chunks.append(chunk)
     except TimeoutError as exc:
         raise BadRequest(
@@ -78,7 +99,11 @@ async def read_body(request: Request, limit: int, *, timeout: float = DEFAULT_BO
 
 
 async def parse_body(
-    request: Request, limit: int, *, allow_empty: bool, timeout: float = DEFAULT_BODY_TIMEOUT
+    request: Request,
+    limit: int,
+    *,
+    allow_empty: bool,
+    timeout: float = DEFAULT_BODY_TIMEOUT,  # noqa: ASYNC109  passed on to read_body
 ) -> dict[str, Any]:
     raw = await read_body(request, limit, timeout=timeout)
     check_content_type(request.headers.get("content-type"), body_present=bool(raw))
@@ -87,7 +112,9 @@ async def parse_body(
     return parse_json_object(raw)
 
 
-def json_endpoint(handler: Handler, *, allow_empty: bool = False) -> Callable[[Request], Awaitable[Response]]:
+def json_endpoint(
+    handler: Handler, *, allow_empty: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
     """Wrap ``handler`` as a Starlette endpoint answering in the envelope.
 
     ``allow_empty`` lets calls without required fields take an empty body as ``{}``.
@@ -99,25 +126,28 @@ def json_endpoint(handler: Handler, *, allow_empty: bool = False) -> Callable[[R
             settings = runtime.settings
             ctx = RequestContext(rid, client_ip(request, settings.trusted_proxies))
             body = await parse_body(
-                request, settings.max_body_bytes, allow_empty=allow_empty, timeout=settings.body_timeout
+                request,
+                settings.max_body_bytes,
+                allow_empty=allow_empty,
+                timeout=settings.body_timeout,
             )
             reply = await handler(Call(request, runtime, ctx, body))
             return success_response(rid, reply.message, reply.data, reply.headers), False
-        except XpayAuthError as error:
-            refused = isinstance(error, BusinessError)
-            return error_response(rid, error, path=request.url.path), refused
+        except XpayAuthError as refusal:
+            refused = isinstance(refusal, BusinessError)
+            return error_response(rid, refusal, path=request.url.path), refused
         except (DBAPIError, PoolTimeout, ConnectionError) as exc:
-            error = StorageUnavailable(detail=type(exc).__name__)
-            error.__cause__ = exc
-            return error_response(rid, error, path=request.url.path), False
+            unavailable = StorageUnavailable(detail=type(exc).__name__)
+            unavailable.__cause__ = exc
+            return error_response(rid, unavailable, path=request.url.path), False
         except ClientDisconnect:
             log_event("request.disconnected", level=logging.INFO, uuid=rid, path=request.url.path)
-            error = BadRequest(message="client disconnected")
-            return error_response(rid, error, path=request.url.path), False
+            gone = BadRequest(message="client disconnected")
+            return error_response(rid, gone, path=request.url.path), False
         except Exception as exc:  # noqa: BLE001  the contract: never a stack trace, always the envelope
-            error = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
-            error.__cause__ = exc
-            return error_response(rid, error, path=request.url.path), False
+            internal = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
+            internal.__cause__ = exc
+            return error_response(rid, internal, path=request.url.path), False
 
     call_name = handler.__name__.removesuffix("_call")
 

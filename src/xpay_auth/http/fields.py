@@ -10,7 +10,9 @@ from xpay_auth.errors import InvalidField
 MAX_TEXT = 1024
 
 
-def text(body: Mapping[str, Any], name: str, *, max_length: int = MAX_TEXT, required: bool = True) -> str | None:
+def text(
+    body: Mapping[str, Any], name: str, *, max_length: int = MAX_TEXT, required: bool = True
+) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
@@ -32,7 +34,9 @@ def required_text(body: Mapping[str, Any], name: str, *, max_length: int = MAX_T
     return value
 
 
-def flag(body: Mapping[str, Any], name: str, *, required: bool = True, default: bool = False) -> bool:
+def flag(
+    body: Mapping[str, Any], name: str, *, required: bool = True, default: bool = False
+) -> bool:
     """A JSON boolean, or the strings "true"/"false" in any case (the seed's curl sends "true")."""
     value = body.get(name)
     if value is None:
@@ -61,7 +65,9 @@ def integer(
     return value
 
 
-def text_list(body: Mapping[str, Any], name: str, *, max_items: int = 32, max_length: int = 100) -> list[str] | None:
+def text_list(
+    body: Mapping[str, Any], name: str, *, max_items: int = 32, max_length: int = 100
+) -> list[str] | None:
     value = body.get(name)
     if value is None:
         return None

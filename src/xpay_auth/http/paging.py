@@ -33,9 +33,11 @@ class PageRequest:
 
 def page_request(body: Mapping[str, Any]) -> PageRequest:
     page = fields.integer(body, "page", minimum=1, maximum=MAX_PAGE, default=1)
-    size = fields.integer(body, "pageSize", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
-    assert page is not None and size is not None  # noqa: S101  defaults given
-    return PageRequest(page, size)
+    size = fields.integer(
+        body, "pageSize", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+    )
+    # Both have defaults, so neither is None; the fallbacks only satisfy the types.
+    return PageRequest(page or 1, size or DEFAULT_PAGE_SIZE)
 
 
 def page_data(request: PageRequest, items: Sequence[Any], total: int) -> dict[str, Any]:

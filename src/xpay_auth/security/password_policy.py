@@ -24,7 +24,7 @@ COMMON_PASSWORDS_FILE = "common-passwords.txt"
 _DECORATION = string.digits + string.punctuation + string.whitespace
 
 
-class WeakPassword(ValueError):  # noqa: N818  reads as the verdict it is
+class WeakPassword(ValueError):
     """The password is refused; the message is the reason, safe to show the user."""
 
 

@@ -31,7 +31,13 @@ class Verdict:
 
 class PasswordHashing:
     def __init__(self, profile: Argon2Profile) -> None:
-        self._hasher = PasswordHasher(type=Type.ID, **_PROFILES[profile])
+        cost = _PROFILES[profile]
+        self._hasher = PasswordHasher(
+            time_cost=cost["time_cost"],
+            memory_cost=cost["memory_cost"],
+            parallelism=cost["parallelism"],
+            type=Type.ID,
+        )
         # Verified against when the account is unknown or has no password, so that such
         # attempts cost as much as a wrong password (OWASP ASVS 2.2.1, no enumeration).
         self._dummy_hash = self._hasher.hash("xpay-auth dummy password for timing")

@@ -16,9 +16,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from xpay_auth.security.signing_keys import ALGORITHM, SigningKey
+from xpay_auth.security.signing_keys import ALGORITHM, SigningKey, SigningKeyError
 
-TOKEN_TYPE = "at+jwt"  # RFC 9068 section 2.1
+TOKEN_TYPE = "at+jwt"  # noqa: S105  a media type, not a password  # RFC 9068 section 2.1
 _ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # RFC 8725 section 3.1: the algorithm list is pinned, never taken from the token.
 ALLOWED_ALGORITHMS = (ALGORITHM,)
@@ -31,7 +31,7 @@ MAX_TOKEN_LENGTH = 8192
 _TICKET = re.compile(r"[0-9a-f]{32}")
 
 
-class InvalidToken(Exception):  # noqa: N818  reads as the verdict it is
+class InvalidToken(Exception):
     """The token must not be trusted; the message says why (for logs, not clients)."""
 
 
@@ -89,6 +89,8 @@ class TokenIssuer:
             "sid": ticket,
             "username": username,
         }
+        if key.private_key is None:
+            raise SigningKeyError(f"signing key {key.kid} has no private part")
         headers = {"typ": TOKEN_TYPE, "kid": key.kid}
         return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers=headers)
 

@@ -92,7 +92,7 @@ async def search_accounts(
 
 
 async def set_disabled(
-    runtime: Runtime, account: Account, disabled: bool, ctx: RequestContext | None = None
+    runtime: Runtime, account: Account, *, disabled: bool, ctx: RequestContext | None = None
 ) -> None:
     """Disabling revokes the account's sessions and API keys at once."""
     now = now_ms()

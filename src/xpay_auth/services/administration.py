@@ -44,7 +44,7 @@ async def update_account(
     if set(new_scopes) != set(account.scopes):
         await _set_scopes(runtime, account, new_scopes, ctx)
     if disabled is not None and disabled != account.disabled:
-        await set_disabled(runtime, account, disabled, ctx)
+        await set_disabled(runtime, account, disabled=disabled, ctx=ctx)
     updated = await runtime.database.accounts.by_id(account.id)
     return updated or account
 

@@ -65,7 +65,9 @@ async def create_key(
     if len(name) > MAX_NAME_LENGTH or not name.isprintable():
         raise InvalidField("name", f"must be printable, at most {MAX_NAME_LENGTH} characters")
     # A key never carries a scope its account lacks.
-    key_scopes = check_scopes(scopes, allowed=account.scopes) if scopes is not None else account.scopes
+    key_scopes = (
+        check_scopes(scopes, allowed=account.scopes) if scopes is not None else account.scopes
+    )
     if not key_scopes:
         raise InvalidField("scopes", "must name at least one scope")
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
@@ -83,7 +85,9 @@ async def create_key(
         allowed_cidrs=check_cidrs(allowed_cidrs),
     )
     await runtime.database.api_keys.create(key)
-    runtime.audit.record("key.created", "ok", ctx, username=account.username, account_id=account.id, key_id=key.id)
+    runtime.audit.record(
+        "key.created", "ok", ctx, username=account.username, account_id=account.id, key_id=key.id
+    )
     log_event("key.created", key_id=key.id, account_id=account.id)
     return IssuedKey(key, generated.secret)
 
@@ -143,7 +147,14 @@ async def rotate_key(
     )
     if not rotated:
         raise InvalidField("id", "the key was rotated concurrently; try again")
-    runtime.audit.record("key.rotated", "ok", ctx, account_id=key.account_id, key_id=key.id, detail={"graceSeconds": grace_seconds})
+    runtime.audit.record(
+        "key.rotated",
+        "ok",
+        ctx,
+        account_id=key.account_id,
+        key_id=key.id,
+        detail={"graceSeconds": grace_seconds},
+    )
     log_event("key.rotated", key_id=key.id, grace_seconds=grace_seconds)
     updated = await require_key(runtime, key.id)
     return IssuedKey(updated, generated.secret)

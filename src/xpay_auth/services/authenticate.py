@@ -78,7 +78,7 @@ async def _check_api_key(
     # A mistyped key fails its checksum here and costs no lookup.
     parsed = api_keys.parse(credentials.secret)
     found = await runtime.database.api_keys.with_account(parsed.key_id) if parsed else None
-    key, account = found if found else (None, None)
+    key, account = found or (None, None)
     secret_ok = _secret_matches(runtime, key, credentials.secret, now_ms)
     username_ok = account is not None and hmac.compare_digest(
         account.username.encode(), credentials.username.encode()

@@ -85,7 +85,9 @@ class Keyring:
                     stored.kid, private_key.public_key(), private_key, stored.created_at
                 )
         if current is None:
-            raise SigningKeyError("no current signing key: run `xpay-auth db upgrade` and start the server")
+            raise SigningKeyError(
+                "no current signing key: run `xpay-auth db upgrade` and start the server"
+            )
         self._current, self._public = current, public
         self._jwks = json.dumps({"keys": jwks}, separators=(",", ":")).encode()
         self._loaded_at = time.monotonic()

@@ -95,7 +95,9 @@ class BackgroundWriter:
             if is_transient(exc):
                 raise
             if len(batch) == 1:
-                log_event("writer.dropped", level=logging.ERROR, kind=kind, error=type(exc).__name__)
+                log_event(
+                    "writer.dropped", level=logging.ERROR, kind=kind, error=type(exc).__name__
+                )
                 return
             for row in batch:
                 await self._write_batch(write, [row], kind)

@@ -10,5 +10,10 @@ def is_transient(exc: BaseException) -> bool:
     """True when trying the same write again later may succeed (connection, lock, timeout)."""
     return isinstance(
         exc,
-        OperationalError | InterfaceError | DisconnectionError | PoolTimeout | OSError | TimeoutError,
+        OperationalError
+        | InterfaceError
+        | DisconnectionError
+        | PoolTimeout
+        | OSError
+        | TimeoutError,
     )

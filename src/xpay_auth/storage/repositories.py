@@ -71,7 +71,7 @@ def _account(row: Row[Any]) -> Account:
         username=row.username,
         scopes=_scopes(row.scopes),
         password_hash=row.password_hash,
-        disabled=row.disabled,
+        disabled=bool(row.disabled),  # the direct SQLite read answers 0 or 1
         created_at=row.created_at,
         tokens_not_after=row.tokens_not_after,
         failed_password_attempts=row.failed_password_attempts,

@@ -168,13 +168,13 @@ async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestC
             scopes = account.scopes
     except (InvalidCredentials, TooManyRequests) as refused:
         throttled = isinstance(refused, TooManyRequests)
+        parsed = api_keys.parse(credentials.secret)
         runtime.audit.record(
             "login.throttled" if throttled else "login.failed",
             "throttled" if throttled else "refused",
             ctx,
             username=credentials.username,
-            key_id=(api_keys.parse(credentials.secret) or api_keys.ParsedKey("", "")).key_id
-            or None,
+            key_id=parsed.key_id if parsed is not None else None,
             error_tag=refused.tag,
             # The coarse reason (refused, locked, throttled) is for operators only.
             detail={"isAPI": credentials.is_api, "reason": refused.detail},

@@ -112,6 +112,24 @@ async def parse_body(
     return parse_json_object(raw)
 
 
+def failure_response(rid: str, exc: Exception, *, path: str) -> Response:
+    """Any exception of a call, in the envelope: ours with their status, storage
+    failures as 503, a vanished client as 400, anything else as 500 (details logged)."""
+    error: XpayAuthError
+    if isinstance(exc, XpayAuthError):
+        error = exc
+    elif isinstance(exc, DBAPIError | PoolTimeout | ConnectionError):
+        error = StorageUnavailable(detail=type(exc).__name__)
+        error.__cause__ = exc
+    elif isinstance(exc, ClientDisconnect):
+        log_event("request.disconnected", level=logging.INFO, uuid=rid, path=path)
+        error = BadRequest(message="client disconnected")
+    else:
+        error = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
+        error.__cause__ = exc
+    return error_response(rid, error, path=path)
+
+
 def json_endpoint(
     handler: Handler, *, allow_empty: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -133,21 +151,9 @@ def json_endpoint(
             )
             reply = await handler(Call(request, runtime, ctx, body))
             return success_response(rid, reply.message, reply.data, reply.headers), False
-        except XpayAuthError as refusal:
-            refused = isinstance(refusal, BusinessError)
-            return error_response(rid, refusal, path=request.url.path), refused
-        except (DBAPIError, PoolTimeout, ConnectionError) as exc:
-            unavailable = StorageUnavailable(detail=type(exc).__name__)
-            unavailable.__cause__ = exc
-            return error_response(rid, unavailable, path=request.url.path), False
-        except ClientDisconnect:
-            log_event("request.disconnected", level=logging.INFO, uuid=rid, path=request.url.path)
-            gone = BadRequest(message="client disconnected")
-            return error_response(rid, gone, path=request.url.path), False
         except Exception as exc:  # noqa: BLE001  the contract: never a stack trace, always the envelope
-            internal = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
-            internal.__cause__ = exc
-            return error_response(rid, internal, path=request.url.path), False
+            refused = isinstance(exc, BusinessError)
+            return failure_response(rid, exc, path=request.url.path), refused
 
     call_name = handler.__name__.removesuffix("_call")
 

@@ -13,13 +13,10 @@ keep the envelope, as on every call; the request ``uuid`` also comes back as a h
 from __future__ import annotations
 
 import json
-import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -27,7 +24,6 @@ from xpay_auth.contract import (
     BASE_HEADERS,
     JSON_MEDIA_TYPE,
     check_content_type,
-    error_response,
     parse_json_object,
     request_uuid,
 )
@@ -35,13 +31,9 @@ from xpay_auth.domain import Scope
 from xpay_auth.errors import (
     BadRequest,
     Forbidden,
-    InternalError,
-    StorageUnavailable,
     UnsupportedMediaType,
-    XpayAuthError,
 )
-from xpay_auth.http.endpoint import read_body
-from xpay_auth.logs import log_event
+from xpay_auth.http.endpoint import failure_response, read_body
 from xpay_auth.services import sessions
 from xpay_auth.services.introspection import introspect
 
@@ -121,19 +113,8 @@ async def introspect_endpoint(request: Request) -> Response:
         )
         token = token_from_body(raw, request.headers.get("content-type"))
         verdict = await introspect(runtime, token)
-    except XpayAuthError as error:
-        return error_response(rid, error, path=path)
-    except (DBAPIError, PoolTimeout, ConnectionError) as exc:
-        unavailable = StorageUnavailable(detail=type(exc).__name__)
-        unavailable.__cause__ = exc
-        return error_response(rid, unavailable, path=path)
-    except ClientDisconnect:
-        log_event("request.disconnected", level=logging.INFO, uuid=rid, path=path)
-        return error_response(rid, BadRequest(message="client disconnected"), path=path)
     except Exception as exc:  # noqa: BLE001  the contract: never a stack trace
-        unexpected = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
-        unexpected.__cause__ = exc
-        return error_response(rid, unexpected, path=path)
+        return failure_response(rid, exc, path=path)
     body = json.dumps(verdict, separators=(",", ":")).encode()
     return Response(body, 200, headers={**BASE_HEADERS, "uuid": rid}, media_type=JSON_MEDIA_TYPE)
 

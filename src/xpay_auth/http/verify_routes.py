@@ -17,14 +17,13 @@ import re
 import string
 from urllib.parse import quote
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from xpay_auth.contract import error_response, request_uuid, success_response
-from xpay_auth.errors import BadRequest, Forbidden, StorageUnavailable, XpayAuthError
+from xpay_auth.contract import request_uuid, success_response
+from xpay_auth.errors import BadRequest, Forbidden
+from xpay_auth.http.endpoint import failure_response
 from xpay_auth.runtime import Runtime
 from xpay_auth.security.tokens import AccessClaims
 from xpay_auth.services import sessions
@@ -76,13 +75,8 @@ async def verify(request: Request) -> Response:
     path = request.url.path
     try:
         claims = await _verify(request.app.state.runtime, request)
-    except XpayAuthError as error:
-        return error_response(rid, error, path=path)
-    except (DBAPIError, PoolTimeout, ConnectionError) as exc:
-        # 503, never 200: a gateway must not let a request through unverified.
-        unavailable = StorageUnavailable(detail=type(exc).__name__)
-        unavailable.__cause__ = exc
-        return error_response(rid, unavailable, path=path)
+    except Exception as exc:  # noqa: BLE001  never 200: a gateway must not pass a request unverified
+        return failure_response(rid, exc, path=path)
     data = {
         "username": claims.username,
         "scopes": list(claims.scopes),

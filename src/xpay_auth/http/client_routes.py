@@ -26,7 +26,7 @@ async def authenticate_call(call: Call) -> Reply:
         secret = fields.required_text(body, "secretKey", max_length=_MAX_SECRET)
         is_api = fields.flag(body, "isAPI")
     except InvalidField as refused:
-        # A malformed attempt is still an attempt: the audit trail keeps it (issue 4, item 4).
+        # A malformed attempt is still an attempt: the audit trail keeps it.
         typed = body.get("username")
         call.runtime.audit.record(
             "login.failed",

@@ -117,6 +117,10 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     databases.drop_all()
 
 
+# Every database test runs on each backend; PostgreSQL ones carry the `postgres` marker.
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
@@ -124,28 +128,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite"),
-        pytest.param("postgres", marks=pytest.mark.postgres),
-    ]
-)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> str:
     """A fresh, migrated database for this test alone, on each backend."""
     if request.param == "sqlite":
-        path = tmp_path / "xpay-auth.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        url: str = request.getfixturevalue("sqlite_url")
+        return url
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
     return databases.new_database()
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite"),
-        pytest.param("postgres", marks=pytest.mark.postgres),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database without any schema, on each backend (migration and CLI tests)."""
     if request.param == "sqlite":

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from starlette.testclient import TestClient
 
 from xpay_auth.app import create_app
+from xpay_auth.domain import Session
 from xpay_auth.runtime import Runtime
 from xpay_auth.services import accounts, api_keys
 from xpay_auth.settings import Settings
@@ -87,6 +88,19 @@ class Harness:
 
     def token_for_password(self, username: str, password: str = PASSWORD) -> str:
         return str(self.login(username, password, is_api=False)["access_token"])
+
+
+def session_record(ticket: str, account_id: str, *, created_at: int, expires_at: int) -> Session:
+    """A dashboard session row as the background writer would store it."""
+    return Session(
+        ticket=ticket,
+        account_id=account_id,
+        api_key_id=None,
+        is_api=False,
+        scopes=("tme_user",),
+        created_at=created_at,
+        expires_at=expires_at,
+    )
 
 
 @contextmanager

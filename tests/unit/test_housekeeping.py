@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import Harness
-from xpay_auth.domain import Session
+from tests.support import Harness, session_record
 from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
 from xpay_auth.security.revocation import Revocation, RevocationKind
@@ -15,21 +14,12 @@ def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
     account_id = harness.create_user("house@example.com")
     now = now_ms()
 
-    def session(ticket: str, *, created_at: int, expires_at: int) -> Session:
-        return Session(
-            ticket=ticket,
-            account_id=account_id,
-            api_key_id=None,
-            is_api=False,
-            scopes=("tme_user",),
-            created_at=created_at,
-            expires_at=expires_at,
-        )
-
     async def seed(runtime: Runtime) -> None:
         sessions = [
-            session("a" * 32, created_at=now - 7200_000, expires_at=now - 3600_000),
-            session("b" * 32, created_at=now, expires_at=now + 3600_000),
+            session_record(
+                "a" * 32, account_id, created_at=now - 7200_000, expires_at=now - 3600_000
+            ),
+            session_record("b" * 32, account_id, created_at=now, expires_at=now + 3600_000),
         ]
         await runtime.database.sessions.insert_many(sessions)
         revocations = runtime.database.revocations

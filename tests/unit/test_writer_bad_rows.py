@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import Harness
+from tests.support import Harness, session_record
 from xpay_auth.domain import Session
 from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
@@ -14,15 +14,7 @@ def test_a_refused_row_is_dropped_and_the_rest_are_written(harness: Harness) -> 
     now = now_ms()
 
     def session(ticket: str) -> Session:
-        return Session(
-            ticket=ticket,
-            account_id=account_id,
-            api_key_id=None,
-            is_api=False,
-            scopes=("tme_user",),
-            created_at=now,
-            expires_at=now + 3600_000,
-        )
+        return session_record(ticket, account_id, created_at=now, expires_at=now + 3600_000)
 
     async def write(runtime: Runtime) -> list[str]:
         writer = runtime.writer

@@ -14,6 +14,7 @@ from xpay_auth.security.api_keys import KeyHasher
 from xpay_auth.security.derivation import API_KEY_HASH, derive_key
 from xpay_auth.security.passwords import PasswordHashing
 from xpay_auth.security.signing_keys import KeyWrapper
+from xpay_auth.security.token_cache import VerifiedTokenCache
 from xpay_auth.security.tokens import TokenIssuer, TokenVerifier
 from xpay_auth.services.audit import AuditTrail
 from xpay_auth.services.keyring import Keyring
@@ -65,7 +66,12 @@ async def open_runtime(
             passwords=PasswordHashing(settings.argon2_profile),
             key_hasher=KeyHasher(derive_key(server_secret, API_KEY_HASH)),
             issuer=TokenIssuer(keyring.current, settings.issuer, settings.audience),
-            verifier=TokenVerifier(keyring.public_key, settings.issuer, settings.audience),
+            verifier=TokenVerifier(
+                keyring.public_key,
+                settings.issuer,
+                settings.audience,
+                cache=VerifiedTokenCache(settings.token_cache_size),
+            ),
             writer=writer,
             audit=AuditTrail(writer),
             metrics=Metrics(),

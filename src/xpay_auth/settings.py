@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     flush_interval: float = Field(default=0.2, gt=0, le=10)
     # How often a worker re-reads the signing keys, so that a rotation reaches every node.
     signing_key_refresh: float = Field(default=10.0, gt=0, le=3600)
+    # Verified tokens kept per worker, so a repeat presentation skips the signature check
+    # (revocation is still checked on every request). About 1 KiB each; 0 turns it off.
+    token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
+from xpay_auth.security.token_cache import DEFAULT_MAX_ENTRIES
 from xpay_auth.security.tokens import DEFAULT_LEEWAY
 
 ENV_PREFIX = "XPAY_GUARD_"
@@ -39,6 +40,9 @@ class GuardConfig:
     # made-up kids cannot turn into a request to xpay-auth each.
     kid_refetch_interval: float = 5.0
     leeway: int = DEFAULT_LEEWAY
+    # Verified tokens kept, so that a repeat presentation skips the signature check; the
+    # revocation list is still consulted on every request. 0 turns the cache off.
+    token_cache_size: int = DEFAULT_MAX_ENTRIES
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.auth_url)
@@ -51,6 +55,8 @@ class GuardConfig:
                 raise ValueError(f"{name} must be positive")
         if self.leeway < 0:
             raise ValueError("leeway must not be negative")
+        if self.token_cache_size < 0:
+            raise ValueError("token_cache_size must not be negative")
         if self.max_staleness < self.poll_interval + self.request_timeout:
             # Otherwise one slow but successful poll would already make the guard refuse.
             raise ValueError(
@@ -93,7 +99,7 @@ class GuardConfig:
                 continue
             if item.name in {"auth_url", "issuer", "audience"}:
                 values[item.name] = raw
-            elif item.name == "leeway":
+            elif item.name in {"leeway", "token_cache_size"}:
                 values[item.name] = int(raw)
             else:
                 values[item.name] = float(raw)

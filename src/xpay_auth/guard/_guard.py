@@ -25,6 +25,7 @@ from xpay_auth.guard._feed import RevocationFeed
 from xpay_auth.guard._keys import FeedError, KeySet
 from xpay_auth.logs import log_event
 from xpay_auth.security.bearer import bearer_token
+from xpay_auth.security.token_cache import VerifiedTokenCache
 from xpay_auth.security.tokens import AccessClaims, InvalidToken, TokenVerifier, UnknownKey
 
 
@@ -69,7 +70,11 @@ class Guard:
         )
         self.feed = RevocationFeed(self._fetch_json, config.revocations_url, clock=clock)
         self._verifier = TokenVerifier(
-            self.keys.public_key, config.issuer, config.audience, config.leeway
+            self.keys.public_key,
+            config.issuer,
+            config.audience,
+            config.leeway,
+            cache=VerifiedTokenCache(config.token_cache_size),
         )
 
     # -- verification, on the request path -------------------------------------------

@@ -17,6 +17,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from xpay_auth.security.signing_keys import ALGORITHM, SigningKey, SigningKeyError
+from xpay_auth.security.token_cache import CachedToken, VerifiedTokenCache, token_digest
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105  a media type, not a password  # RFC 9068 section 2.1
 _ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
@@ -96,7 +97,11 @@ class TokenIssuer:
 
 
 class TokenVerifier:
-    """Checks signature, header, and every claim; raises :class:`InvalidToken`."""
+    """Checks signature, header, and every claim; raises :class:`InvalidToken`.
+
+    With a ``cache``, a token verified before is answered from it while it lives and its
+    signing key is still published; revocation is the caller's check, on every request.
+    """
 
     def __init__(
         self,
@@ -104,11 +109,14 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway: int = DEFAULT_LEEWAY,
+        *,
+        cache: VerifiedTokenCache | None = None,
     ) -> None:
         self._public_key = public_key
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        self.cache = cache
 
     def header_kid(self, token: str) -> str:
         """The ``kid`` of a well-formed header that passes the RFC 8725 checks."""
@@ -131,11 +139,25 @@ class TokenVerifier:
         return kid
 
     def verify(self, token: str, *, now: float | None = None) -> AccessClaims:
+        now = time.time() if now is None else now
+        cache = self.cache
+        if cache is None or not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            return self._verify(token, now)[0]
+        digest = token_digest(token)
+        hit = cache.get(digest, now)
+        # A key withdrawn from the key set takes its tokens with it, cached or not.
+        if hit is not None and self._public_key(hit.kid) is not None:
+            return hit.claims
+        claims, kid, valid_from = self._verify(token, now)
+        cache.put(digest, CachedToken(claims, kid, valid_from))
+        return claims
+
+    def _verify(self, token: str, now: float) -> tuple[AccessClaims, str, float]:
+        """The claims, the key id and the first second the token was acceptable."""
         kid = self.header_kid(token)
         key = self._public_key(kid)
         if key is None:
             raise UnknownKey(f"unknown kid {kid[:64]!r}")
-        now = time.time() if now is None else now
         try:
             payload: Mapping[str, Any] = jwt.decode(
                 token,
@@ -148,7 +170,10 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        return self._claims(payload, now)
+        claims = self._claims(payload, now)
+        nbf = payload.get("nbf")
+        valid_from = max(claims.issued_at, nbf if isinstance(nbf, int) else 0) - self._leeway
+        return claims, kid, valid_from
 
     def _claims(self, payload: Mapping[str, Any], now: float) -> AccessClaims:
         issued_at, expires_at = payload["iat"], payload["exp"]

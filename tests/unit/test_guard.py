@@ -365,3 +365,12 @@ async def test_stopped_guard_stops_polling(auth: FakeAuth) -> None:
     await asyncio.sleep(0.2)
     assert auth.feed_hits == hits
     assert await guard.poll_revocations() is False
+
+
+async def test_the_guard_refuses_a_token_without_scope(auth: FakeAuth, guard: Guard) -> None:
+    """A correctly signed token carrying no scope is a 401, even where no scope is required."""
+    token = bearer(auth.token(scopes=()))
+    with pytest.raises(Unauthorized, match="no scope"):
+        await guard.authenticate(token)
+    with pytest.raises(Unauthorized, match="no scope"):
+        await guard.authorize(token, [])

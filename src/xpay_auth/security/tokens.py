@@ -189,11 +189,16 @@ class TokenVerifier:
             raise InvalidToken("a claim has the wrong type")
         if not _TICKET.fullmatch(texts["sid"]):
             raise InvalidToken("sid is not a ticket")
+        scopes = tuple(texts["scope"].split())
+        if not scopes:
+            # A token without scope would pass every check that names no scope (a gateway's
+            # bare forward-auth, a guard's default); this service never issues one.
+            raise InvalidToken("the token carries no scope")
         username = payload.get("username", "")
         return AccessClaims(
             subject=texts["sub"],
             username=username if isinstance(username, str) else "",
-            scopes=tuple(texts["scope"].split()),
+            scopes=scopes,
             ticket=texts["sid"],
             client_id=texts["client_id"],
             token_id=texts["jti"],

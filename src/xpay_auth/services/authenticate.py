@@ -71,6 +71,33 @@ def _secret_matches(runtime: Runtime, key: ApiKey | None, secret: str, now_ms: i
     return False
 
 
+def _key_refusal(
+    key: ApiKey | None,
+    account: Account | None,
+    *,
+    secret_ok: bool,
+    client_ip: str | None,
+    now_ms: int,
+) -> str | None:
+    """Why a key login is refused, for the audit trail only; None when it may go on."""
+    if key is None or account is None or not secret_ok:
+        return "api key refused"
+    if not key.is_live(now_ms) or account.disabled:
+        return "api key revoked, expired or disabled"
+    if not _address_allowed(key, client_ip):
+        return "api key not allowed from this address"
+    if not _granted_scopes(account, key):
+        # Every scope of the key has left its account: a token without scope would pass
+        # any check that names none, so the login is refused like a wrong secret.
+        return "api key has no scope left"
+    return None
+
+
+def _granted_scopes(account: Account, key: ApiKey) -> tuple[str, ...]:
+    """The key's scopes that its account still has: a key never outranks its account."""
+    return tuple(scope for scope in account.scopes if scope in key.scopes)
+
+
 async def _check_api_key(
     runtime: Runtime, credentials: Credentials, ctx: RequestContext, now_ms: int
 ) -> tuple[Account, ApiKey]:
@@ -83,18 +110,18 @@ async def _check_api_key(
     username_ok = account is not None and hmac.compare_digest(
         account.username.encode(), credentials.username.encode()
     )
-    if (
-        key is None
-        or account is None
-        or not (secret_ok and username_ok)
-        or not key.is_live(now_ms)
-        or account.disabled
-        or not _address_allowed(key, ctx.client_ip)
-    ):
+    refusal = _key_refusal(
+        key,
+        account,
+        secret_ok=secret_ok and username_ok,
+        client_ip=ctx.client_ip,
+        now_ms=now_ms,
+    )
+    if refusal is not None or key is None or account is None:
         # Counted per address only: a key's 256 random bits need no account lock, and one
         # would let anyone lock the owner's integrations out.
         await runtime.throttle.api_key_failed(ctx.client_ip)
-        raise InvalidCredentials(detail="api key refused")
+        raise InvalidCredentials(detail=refusal or "api key refused")
     return account, key
 
 
@@ -162,7 +189,7 @@ async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestC
     try:
         if credentials.is_api:
             account, key = await _check_api_key(runtime, credentials, ctx, now_ms)
-            scopes = tuple(scope for scope in account.scopes if scope in key.scopes)
+            scopes = _granted_scopes(account, key)
         else:
             account = await _check_password(runtime, credentials, ctx, now_ms)
             scopes = account.scopes

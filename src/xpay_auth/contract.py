@@ -2,6 +2,12 @@
 
 See ``CONTRACT.md`` of the platform: every response is a JSON envelope carrying the request
 ``uuid``; errors carry a fresh ``tag`` that is logged with the details.
+
+JSON goes through orjson both ways. Parsing keeps the strict rules of
+:func:`parse_json_object`: orjson answers the common case (an object with plain values), and
+any body where its answer could differ from the strict rules (a possible duplicate key, a
+number it turned into a float, anything it refuses) is decided by the standard library's
+parser with the strict hooks, exactly as before.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from xpay_auth.errors import BadRequest, UnsupportedMediaType, XpayAuthError
@@ -35,8 +42,15 @@ def request_uuid(raw: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def _dumps(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+def dumps(body: Any) -> bytes:
+    """Compact UTF-8 JSON; the standard library takes what orjson does not (huge integers)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_dumps = dumps
 
 
 def success_response(
@@ -130,6 +144,44 @@ def _depth_exceeds(raw: bytes, limit: int) -> bool:  # noqa: C901  one byte scan
     return False
 
 
+def _key_count(value: Any) -> int | None:
+    """Keys of every object in ``value``; None when a float is in it (decided strictly)."""
+    if isinstance(value, dict):
+        count = len(value)
+        for item in value.values():
+            inner = _key_count(item)
+            if inner is None:
+                return None
+            count += inner
+        return count
+    if isinstance(value, list):
+        count = 0
+        for item in value:
+            inner = _key_count(item)
+            if inner is None:
+                return None
+            count += inner
+        return count
+    return None if isinstance(value, float) else 0
+
+
+def _fast_parse(raw: bytes) -> dict[str, Any] | None:
+    """orjson's object when it is certainly what the strict parser would answer, else None.
+
+    Every member of an object has one colon outside strings, and colons can only otherwise
+    appear inside strings, so as many colons as parsed keys proves no key was repeated.
+    orjson refuses lone surrogates, NaN, infinities and invalid UTF-8 itself; a float may
+    be an integer too large for it, so floats go the strict way too.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict) or _key_count(value) != raw.count(b":"):
+        return None
+    return value
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Parse a request body that must be one JSON object, strictly.
 
@@ -139,6 +191,14 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     """
     if _depth_exceeds(raw, MAX_JSON_DEPTH):
         raise BadRequest(message="body is nested too deeply")
+    fast = _fast_parse(raw)
+    if fast is not None:
+        return fast
+    return strict_parse(raw)
+
+
+def strict_parse(raw: bytes) -> dict[str, Any]:
+    """The standard library's parse with the strict hooks: the reference for every rule."""
     try:
         text = raw.decode("utf-8")
         value = json.loads(

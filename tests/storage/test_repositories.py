@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,20 @@ async def test_account_update_and_search(db: Database) -> None:
     assert [a.username for a in page.items] == ["user2@example.com", "user1@example.com"]
     literal = await db.accounts.search(query="%_", offset=0, limit=10)
     assert [a.username for a in literal.items] == ["100%_sure@example.com"]
+
+
+async def test_parallel_password_reservations_never_pass_the_cap(db: Database) -> None:
+    """Of many reservations at once, exactly ``cap`` get a slot, numbered 1 to ``cap``."""
+    account = _account()
+    await db.accounts.create(account)
+    counts = await asyncio.gather(
+        *(db.accounts.reserve_password_attempt(account.id, 7) for _ in range(20))
+    )
+    assert sorted(count for count in counts if count is not None) == list(range(1, 8))
+    stored = await db.accounts.by_id(account.id)
+    assert stored is not None
+    assert stored.failed_password_attempts == 7
+    assert await db.accounts.reserve_password_attempt("acc_missing", 7) is None
 
 
 async def test_api_key_with_account_is_one_joined_read(db: Database) -> None:

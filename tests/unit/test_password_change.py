@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from tests.conftest import make_settings
 from tests.envelopes import Response, audit_events, failure, refused_field, success
 from tests.support import PASSWORD, Harness, running_app
+from xpay_auth.services import accounts, audit
+from xpay_auth.services.audit import AuditQuery
+from xpay_auth.throttling.policy import BackoffRule, ThrottlePolicy, WindowRule
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from xpay_auth.runtime import Runtime
+    from xpay_auth.security.passwords import Verdict
 
 USER = "lee@example.com"
 NEW = "a fresh and rather long passphrase"
@@ -147,3 +155,90 @@ def test_the_current_password_is_compared_after_normalisation(harness: Harness) 
     harness.create_user(USER, password=typed)
     token = harness.token_for_password(USER, typed)
     success(change(harness, token, current=typed))
+
+
+class _RealHashChecks:
+    """Counts verifications against one stored hash, passing every call through."""
+
+    def __init__(self, harness: Harness, account_id: str) -> None:
+        self.calls = 0
+        runtime = harness.runtime
+        account = harness.run(lambda rt: rt.database.accounts.by_id(account_id))
+        assert account is not None
+        assert account.password_hash is not None
+        real_hash = account.password_hash
+        original = runtime.passwords.verify
+
+        def counting(stored: str | None, password: str) -> Verdict:
+            if stored == real_hash:
+                self.calls += 1
+            return original(stored, password)
+
+        runtime.passwords.verify = counting  # type: ignore[method-assign,assignment]
+
+
+def _parallel_changes(harness: Harness, token: str, count: int) -> list[int | str]:
+    """``count`` wrong current passwords at once over HTTP on one session: each outcome."""
+    app = harness.client.app
+
+    async def burst(_: Runtime) -> list[int | str]:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+
+            async def one(number: int) -> int | str:
+                response = await client.post(
+                    "/client/password/change",
+                    json={"currentPassword": f"wrong guess {number:04d}", "newPassword": NEW},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if response.status_code != 200:
+                    return response.status_code
+                error = response.json()["error"]
+                return str(error["data"]["field"])
+
+            return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+    return harness.run(burst)
+
+
+def test_parallel_wrong_current_passwords_are_throttled_like_logins(
+    harness: Harness, account: str
+) -> None:
+    """200 parallel wrong current passwords on one session: five reach the real hash (the
+    per-address back-off), the rest are refused alike or get 429 at the address limit."""
+    account_id = harness.run(lambda rt: accounts.require_account(rt, account)).id
+    token = harness.token_for_password(account)
+    real = _RealHashChecks(harness, account_id)
+    outcomes = _parallel_changes(harness, token, 200)
+    assert real.calls == 5
+    assert set(outcomes) == {"currentPassword", 429}
+    assert outcomes.count("currentPassword") == ThrottlePolicy().address.limit
+    harness.flush()
+    failed, total = harness.run(
+        lambda rt: audit.search(rt, AuditQuery(event="password.change_failed"), limit=500)
+    )
+    assert total == 200
+    assert sorted({event.outcome for event in failed}) == ["refused", "throttled"]
+
+
+def test_parallel_wrong_current_passwords_reach_the_real_hash_at_most_the_cap(
+    harness: Harness, account: str
+) -> None:
+    """With the short-term throttle out of the way, 200 parallel wrong current passwords on
+    one session reach the real hash exactly as often as the consecutive-failure cap allows."""
+    cap = harness.runtime.settings.password_max_failures
+    account_id = harness.run(lambda rt: accounts.require_account(rt, account)).id
+    token = harness.token_for_password(account)
+    unlimited = BackoffRule(free=10_000, base=1.0, cap=1.0, memory=60.0)
+    harness.runtime.throttle.policy = ThrottlePolicy(
+        address=WindowRule(limit=10_000), pair=unlimited, account=unlimited
+    )
+    real = _RealHashChecks(harness, account_id)
+    outcomes = _parallel_changes(harness, token, 200)
+    assert outcomes == ["currentPassword"] * 200
+    assert real.calls == cap
+    stored = harness.run(lambda rt: rt.database.accounts.by_id(account_id))
+    assert stored is not None
+    assert stored.failed_password_attempts == cap
+    assert len(audit_events(harness, "account.password_disabled")) == 1
+    refused_field(change(harness, token), "currentPassword")

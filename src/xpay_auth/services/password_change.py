@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
-from xpay_auth.errors import InvalidField
+from xpay_auth.errors import InvalidField, TooManyRequests
 from xpay_auth.logs import log_event, now_ms
 from xpay_auth.security import password_policy
 from xpay_auth.services.accounts import hash_new_password
@@ -25,6 +25,48 @@ if TYPE_CHECKING:
     from xpay_auth.services.context import RequestContext
 
 
+async def _check_current_password(
+    runtime: Runtime, account: Account, current_password: str, ctx: RequestContext
+) -> bool:
+    """Whether ``current_password`` is the account's, checked under the login's limits.
+
+    A wrong current password counts towards the same limits as a wrong login password
+    (NIST SP 800-63B section 3.2.2), so a stolen session cannot guess it without limit. The
+    attempt is reserved before the hash is read, as a login's is: the address and the
+    (account, address) back-off first (429 past the address limit), then one slot under
+    the consecutive-failure cap, taken atomically in the database. Parallel guesses on one
+    session therefore reach the real hash no more often than those limits allow; the rest
+    are checked against the dummy hash and refused.
+    """
+    attempt = await runtime.throttle.before_password(ctx.client_ip, account.username)
+    cap = runtime.settings.password_max_failures
+    failures = (
+        None
+        if attempt.locked
+        else await runtime.database.accounts.reserve_password_attempt(account.id, cap)
+    )
+    stored = account.password_hash if failures is not None else None
+    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    verdict = await anyio.to_thread.run_sync(
+        runtime.passwords.verify, stored, password_policy.normalize(current_password)
+    )
+    if stored is not None and verdict.valid:
+        await runtime.throttle.password_succeeded(attempt)
+        await runtime.database.accounts.update(account.id, now_ms(), failed_password_attempts=0)
+        return True
+    if failures == cap:
+        # This failure reached the cap: password login stays off until a reset.
+        runtime.audit.record(
+            "account.password_disabled",
+            "locked",
+            ctx,
+            username=account.username,
+            account_id=account.id,
+            detail={"failedPasswordAttempts": failures},
+        )
+    return False
+
+
 async def change_password(
     runtime: Runtime,
     account: Account,
@@ -34,18 +76,20 @@ async def change_password(
     current_ticket: str,
     ctx: RequestContext,
 ) -> None:
-    # A wrong current password counts towards the same lock as a wrong login password
-    # (NIST SP 800-63B section 3.2.2), so a stolen session cannot guess it without limit;
-    # a locked password is checked against the dummy hash and always refused.
-    locked = account.failed_password_attempts >= runtime.settings.password_max_failures
-    stored = None if locked else account.password_hash
-    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    verdict = await anyio.to_thread.run_sync(
-        runtime.passwords.verify, stored, password_policy.normalize(current_password)
-    )
-    if not verdict.valid:
-        if not locked:
-            await runtime.database.accounts.add_failed_password_attempt(account.id)
+    try:
+        matches = await _check_current_password(runtime, account, current_password, ctx)
+    except TooManyRequests as throttled:
+        runtime.audit.record(
+            "password.change_failed",
+            "throttled",
+            ctx,
+            username=account.username,
+            account_id=account.id,
+            ticket=current_ticket,
+            error_tag=throttled.tag,
+        )
+        raise
+    if not matches:
         refused = InvalidField("currentPassword", "does not match")
         runtime.audit.record(
             "password.change_failed",

@@ -167,6 +167,27 @@ class AccountRepository:
     async def set_scopes(self, account_id: str, scopes: Sequence[str], now: int) -> bool:
         return await self.update(account_id, now, scopes=" ".join(scopes))
 
+    async def reserve_password_attempt(self, account_id: str, cap: int) -> int | None:
+        """Count one more consecutive failure unless ``cap`` is reached, atomically.
+
+        Returns the new count, or None when the count already stood at ``cap``: a caller
+        that gets None must not check the password at all.
+        """
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id, accounts.c.failed_password_attempts < cap)
+                .values(failed_password_attempts=accounts.c.failed_password_attempts + 1)
+            )
+            if result.rowcount == 0:
+                return None
+            count = (
+                await conn.execute(
+                    select(accounts.c.failed_password_attempts).where(accounts.c.id == account_id)
+                )
+            ).scalar_one()
+        return int(count)
+
     async def add_failed_password_attempt(self, account_id: str) -> int:
         """Count one more consecutive failure, atomically; returns the new count."""
         async with self._engine.begin() as conn:

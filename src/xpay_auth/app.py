@@ -24,6 +24,7 @@ from xpay_auth.http import (
     introspect_routes,
     key_routes,
     metrics_routes,
+    oauth_routes,
     verify_routes,
 )
 from xpay_auth.logs import configure_logging, log_event
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> Starlette:
             *key_routes.routes,
             *account_routes.routes,
             *introspect_routes.routes,
+            *oauth_routes.routes,
             *admin_routes.routes,
             *audit_routes.routes,
             *verify_routes.routes,

@@ -62,24 +62,27 @@ def success_response(
     )
 
 
-def error_response(request_id: str, error: XpayAuthError, *, path: str = "") -> Response:
-    """Render ``error`` in the envelope and log it, with its details, under a fresh tag."""
-    tag = error.tag
-    level = logging.ERROR if error.status >= 500 else logging.INFO  # noqa: PLR2004
+def log_failure(request_id: str, error: XpayAuthError, *, path: str, status: int) -> None:
+    """Log a failed call with its details under the error's tag; 5xx with the traceback."""
     log_event(
         "request.failed",
-        level=level,
+        level=logging.ERROR if status >= 500 else logging.INFO,  # noqa: PLR2004
         uuid=request_id,
-        tag=tag,
-        status=error.status,
+        tag=error.tag,
+        status=status,
         error=type(error).__name__,
         client_message=error.client_message,
         detail=error.detail,
         path=path,
-        exc_info=error.__cause__ if error.status >= 500 else None,  # noqa: PLR2004
+        exc_info=error.__cause__ if status >= 500 else None,  # noqa: PLR2004
     )
+
+
+def error_response(request_id: str, error: XpayAuthError, *, path: str = "") -> Response:
+    """Render ``error`` in the envelope and log it, with its details, under a fresh tag."""
+    log_failure(request_id, error, path=path, status=error.status)
     body = {
-        "error": {"message": error.client_message, "data": error.data, "tag": tag},
+        "error": {"message": error.client_message, "data": error.data, "tag": error.tag},
         "uuid": request_id,
     }
     return Response(

@@ -6,6 +6,7 @@ Clients see ``message`` and ``data``; ``detail`` goes to the log only, under the
     ├── BusinessError                  200: the call was understood and refused
     │   ├── InvalidCredentials         every wrong-credential case of authenticate, alike
     │   ├── InvalidField               a missing or ill-typed field, named in ``data``
+    │   ├── ScopeNotGranted            an OAuth client asked for scopes its key lacks
     │   └── NotFound                   the object named by the call does not exist
     ├── BadRequest                     400: the body is not a JSON object
     ├── Unauthorized                   401: bearer missing, malformed, expired, revoked, forged
@@ -69,6 +70,12 @@ class InvalidField(BusinessError):
         super().__init__({"field": field, "reason": reason}, message=f"invalid field: {field}")
         self.field = field
         self.reason = reason
+
+
+class ScopeNotGranted(BusinessError):
+    """RFC 6749 section 5.2, invalid_scope: more than the credentials grant was asked."""
+
+    message = "scope not granted"
 
 
 class NotFound(BusinessError):

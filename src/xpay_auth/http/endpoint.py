@@ -112,9 +112,9 @@ async def parse_body(
     return parse_json_object(raw)
 
 
-def failure_response(rid: str, exc: Exception, *, path: str) -> Response:
-    """Any exception of a call, in the envelope: ours with their status, storage
-    failures as 503, a vanished client as 400, anything else as 500 (details logged)."""
+def as_error(rid: str, exc: Exception, *, path: str) -> XpayAuthError:
+    """Any exception of a call as one of ours: storage failures as 503, a vanished client
+    as 400, anything else as 500 (its details kept for the log)."""
     error: XpayAuthError
     if isinstance(exc, XpayAuthError):
         error = exc
@@ -127,7 +127,12 @@ def failure_response(rid: str, exc: Exception, *, path: str) -> Response:
     else:
         error = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
         error.__cause__ = exc
-    return error_response(rid, error, path=path)
+    return error
+
+
+def failure_response(rid: str, exc: Exception, *, path: str) -> Response:
+    """Any exception of a call, in the envelope, with the status :func:`as_error` gives it."""
+    return error_response(rid, as_error(rid, exc, path=path), path=path)
 
 
 def json_endpoint(

@@ -13,6 +13,7 @@ from typing import Any
 
 from xpay_auth import __version__
 from xpay_auth.domain import KNOWN_SCOPES
+from xpay_auth.http import openapi_oauth
 from xpay_auth.http.paging import MAX_PAGE, MAX_PAGE_SIZE
 
 Schema = dict[str, Any]
@@ -719,12 +720,18 @@ def openapi_document() -> bytes:
                 "refusals included, are HTTP 200."
             ),
         },
-        "paths": {**_client_paths(), **_admin_paths(), **_platform_paths()},
+        "paths": {
+            **_client_paths(),
+            **_admin_paths(),
+            **openapi_oauth.oauth_paths(_UUID_HEADER),
+            **_platform_paths(),
+        },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_oauth.SCHEMAS},
             "responses": RESPONSES,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                **openapi_oauth.SECURITY_SCHEMES,
             },
         },
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from xpay_auth.domain import Account, ApiKey, Session
-from xpay_auth.errors import InvalidCredentials, TooManyRequests
+from xpay_auth.errors import InvalidCredentials, ScopeNotGranted, TooManyRequests
 from xpay_auth.runtime import Runtime
 from xpay_auth.security import api_keys, password_policy
 from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
@@ -182,10 +182,43 @@ async def _check_password(
     return account
 
 
-async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestContext) -> Login:
+def _narrowed(scopes: tuple[str, ...], requested: frozenset[str] | None) -> tuple[str, ...]:
+    """The scopes the token carries: all those the credentials grant, or the requested few."""
+    if requested is None:
+        return scopes
+    # RFC 6749 section 3.3: a client may ask for less, never for more.
+    if not requested <= frozenset(scopes):
+        raise ScopeNotGranted(detail=f"asked {sorted(requested)}, granted {list(scopes)}")
+    return tuple(scope for scope in scopes if scope in requested)
+
+
+def _outcome(refused: Exception) -> tuple[str, str]:
+    """The audit event and outcome of a refused login."""
+    if isinstance(refused, TooManyRequests):
+        return "login.throttled", "throttled"
+    if isinstance(refused, ScopeNotGranted):
+        return "login.failed", "invalid_scope"
+    return "login.failed", "refused"
+
+
+async def authenticate(
+    runtime: Runtime,
+    credentials: Credentials,
+    ctx: RequestContext,
+    *,
+    grant: str | None = None,
+    requested_scopes: frozenset[str] | None = None,
+) -> Login:
+    """Check ``credentials`` and issue a token and its session.
+
+    ``grant`` names the OAuth 2.0 grant of a call to ``/oauth/token``, recorded in the
+    audit trail; ``requested_scopes`` narrows the token to those scopes, which must all be
+    granted by the credentials.
+    """
     now = time.time()
     now_ms = int(now * 1000)
     key: ApiKey | None = None
+    grant_detail = {} if grant is None else {"grant": grant}
     try:
         if credentials.is_api:
             account, key = await _check_api_key(runtime, credentials, ctx, now_ms)
@@ -193,18 +226,19 @@ async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestC
         else:
             account = await _check_password(runtime, credentials, ctx, now_ms)
             scopes = account.scopes
-    except (InvalidCredentials, TooManyRequests) as refused:
-        throttled = isinstance(refused, TooManyRequests)
+        scopes = _narrowed(scopes, requested_scopes)
+    except (InvalidCredentials, TooManyRequests, ScopeNotGranted) as refused:
+        event, outcome = _outcome(refused)
         parsed = api_keys.parse(credentials.secret)
         runtime.audit.record(
-            "login.throttled" if throttled else "login.failed",
-            "throttled" if throttled else "refused",
+            event,
+            outcome,
             ctx,
             username=credentials.username,
             key_id=parsed.key_id if parsed is not None else None,
             error_tag=refused.tag,
             # The coarse reason (refused, locked, throttled) is for operators only.
-            detail={"isAPI": credentials.is_api, "reason": refused.detail},
+            detail={"isAPI": credentials.is_api, **grant_detail, "reason": refused.detail},
         )
         raise
     # A token must be issued after any "revoke everything before" mark on its account.
@@ -245,7 +279,7 @@ async def authenticate(runtime: Runtime, credentials: Credentials, ctx: RequestC
         account_id=account.id,
         key_id=key.id if key else None,
         ticket=ticket,
-        detail={"isAPI": credentials.is_api},
+        detail={"isAPI": credentials.is_api, **grant_detail},
     )
     return Login(
         username=account.username,

@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh, migrated database per test, on SQLite and on PostgreSQL.
+"""Shared fixtures: a fresh, migrated database per test, on SQLite or PostgreSQL.
 
 PostgreSQL tests run against ``XPAY_AUTH_TEST_POSTGRES_URL`` (default: the local server).
 Outside CI they skip, saying why, when no server answers; in CI (``CI=true``) or with
@@ -8,9 +8,11 @@ Outside CI they skip, saying why, when no server answers; in CI (``CI=true``) or
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,8 +58,28 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# What a lent database must still look like to be emptied and lent again: its tables, columns,
+# indexes, triggers, functions and migration revision.
+SCHEMA_FINGERPRINT = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(concat_ws(':', table_name, column_name, data_type, column_default,
+                               is_nullable), ',' ORDER BY table_name, column_name)
+     FROM information_schema.columns WHERE table_schema = 'public'),
+  (SELECT string_agg(indexdef, ',' ORDER BY indexdef) FROM pg_indexes WHERE schemaname = 'public'),
+  (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal),
+  (SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
+     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'),
+  (SELECT string_agg(version_num, ',') FROM alembic_version)))
+"""
+
+
 class PostgresDatabases:
-    """Creates one database per test from a migrated template (fast: a file copy)."""
+    """Lends each test a migrated database: a copy of a template, emptied and lent again after.
+
+    ``DROP DATABASE`` forces a checkpoint on the server (most of a second under load), so a
+    database is emptied with ``TRUNCATE`` between tests instead, unless its test changed the
+    schema, in which case it is dropped.
+    """
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
@@ -66,6 +88,8 @@ class PostgresDatabases:
         self.template = f"{self.prefix}_tpl"
         self.created: list[str] = []
         self._count = 0
+        self._free: list[str] = []
+        self._fingerprint = ""
 
     async def _admin(self, *statements: str) -> None:
         conn = await asyncpg.connect(_asyncpg_dsn(self.admin_url), timeout=5)
@@ -82,6 +106,53 @@ class PostgresDatabases:
         asyncio.run(self._admin(f'CREATE DATABASE "{self.template}"'))
         self.created.append(self.template)
         asyncio.run(_migrate(self.url_for(self.template)))
+        self._fingerprint = asyncio.run(self._fetch_fingerprint(self.template))
+
+    async def _fetch_fingerprint(self, name: str) -> str:
+        conn = await asyncpg.connect(_asyncpg_dsn(self.url_for(name)), timeout=5)
+        try:
+            return str(await conn.fetchval(SCHEMA_FINGERPRINT))
+        finally:
+            await conn.close()
+
+    def lend_database(self) -> str:
+        """A migrated database without rows, for one test; give it back with ``give_back``."""
+        if self._free:
+            return self.url_for(self._free.pop())
+        return self.new_database()
+
+    def give_back(self, url: str) -> None:
+        """Empty a lent database for the next test, or drop it if its schema was changed."""
+        name = make_url(url).database or ""
+        try:
+            reusable = asyncio.run(self._empty(name))
+        except (OSError, asyncpg.PostgresError):
+            reusable = False
+        if reusable:
+            self._free.append(name)
+        else:
+            self.drop(name)
+
+    async def _empty(self, name: str) -> bool:
+        conn = await asyncpg.connect(_asyncpg_dsn(self.url_for(name)), timeout=5)
+        try:
+            if await conn.fetchval(SCHEMA_FINGERPRINT) != self._fingerprint:
+                return False
+            # A server process killed mid-test may leave a session behind; end it.
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            await conn.execute("SET lock_timeout = '5s'")
+            tables = await conn.fetch(
+                "SELECT quote_ident(tablename) AS name FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+            names = ", ".join(row["name"] for row in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return True
+        finally:
+            await conn.close()
 
     def new_database(self) -> str:
         self._count += 1
@@ -117,8 +188,34 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     databases.drop_all()
 
 
-# Every database test runs on each backend; PostgreSQL ones carry the `postgres` marker.
+# The storage suite (tests/storage) runs on every backend: it is what proves them equal. The
+# rest of the suite exercises the service above storage and runs once, on the backend below.
 BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+every_backend = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+
+
+def service_backend() -> str:
+    """``XPAY_AUTH_TEST_BACKEND`` if set, else PostgreSQL where it runs (always in CI)."""
+    chosen = os.environ.get("XPAY_AUTH_TEST_BACKEND", "")
+    if chosen in ("sqlite", "postgres"):
+        return chosen
+    if chosen:
+        pytest.fail(f"XPAY_AUTH_TEST_BACKEND must be sqlite or postgres, not {chosen!r}")
+    return "postgres" if services_required() or _postgres_answers() else "sqlite"
+
+
+@functools.cache
+def _postgres_answers() -> bool:
+    try:
+        with socket.create_connection(_postgres_address(), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_address() -> tuple[str, int]:
+    url = make_url(postgres_admin_url())
+    return url.host or "127.0.0.1", url.port or 5432
 
 
 @pytest.fixture(scope="session")
@@ -128,20 +225,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> str:
-    """A fresh, migrated database for this test alone, on each backend."""
-    if request.param == "sqlite":
-        url: str = request.getfixturevalue("sqlite_url")
-        return url
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated database for this test alone.
+
+    On the service backend unless the test is parametrized over ``BACKENDS`` (``every_backend``,
+    and every test of the storage suite).
+    """
+    backend = getattr(request, "param", None) or service_backend()
+    if backend == "sqlite":
+        yield request.getfixturevalue("sqlite_url")
+        return
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    return databases.new_database()
+    url = databases.lend_database()
+    yield url
+    databases.give_back(url)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database without any schema, on each backend (migration and CLI tests)."""
-    if request.param == "sqlite":
+    """A database without any schema (migration and CLI tests), on the backend as above."""
+    backend = getattr(request, "param", None) or service_backend()
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
     return databases.new_empty_database()
@@ -178,6 +283,6 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def harness(settings: Settings) -> Iterator[Harness]:
-    """The real app in-process, on a fresh database of each backend."""
+    """The real app in-process, on a fresh database of the service backend."""
     with running_app(settings) as running:
         yield running

@@ -188,7 +188,7 @@ def server_factory(database_url: str, tmp_path: Path) -> Iterator[ServerFactory]
 
 @pytest.fixture
 def server(server_factory: ServerFactory) -> Server:
-    """One real server process on a fresh database of each backend."""
+    """One real server process on a fresh database of the service backend."""
     return server_factory()
 
 

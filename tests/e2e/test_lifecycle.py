@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import jwt
 
+from tests.conftest import every_backend
 from tests.e2e.helpers import Direct, credentials, failure, success, wait_until
 from xpay_auth.security import api_keys as key_format
 from xpay_auth.storage.models import AuditEventRow
@@ -131,6 +132,7 @@ def _files(database_url: str) -> list[Path]:
     return [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
 
 
+@every_backend
 def test_no_secret_password_or_token_is_stored_or_logged(server: Server) -> None:
     """Neither the database (file, WAL, rows) nor the log holds a secret, password or token."""
     password = "pw-" + secrets.token_urlsafe(24)

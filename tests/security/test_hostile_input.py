@@ -325,9 +325,12 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, A
 
 
 def closed_by_server(sock: socket.socket) -> bool:
+    """The server closed the connection: an orderly end, or a reset when it left bytes unread."""
     try:
         return sock.recv(1) == b""
-    except (ConnectionResetError, TimeoutError):
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
         return False
 
 

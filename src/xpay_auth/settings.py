@@ -11,7 +11,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     header_timeout: float = Field(default=DEFAULT_HEADER_TIMEOUT, gt=0, le=300)
     body_timeout: float = Field(default=DEFAULT_BODY_TIMEOUT, gt=0, le=300)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The one forwarding header believed from a trusted proxy: a proxy writes one of them
+    # and passes the other through from the client, so both can never be trusted at once.
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     log_level: str = "INFO"
     # How often the background writer flushes sessions, key usage and audit events.
     flush_interval: float = Field(default=0.2, gt=0, le=10)
@@ -78,6 +81,11 @@ class Settings(BaseSettings):
     # Verified tokens kept per worker, so a repeat presentation skips the signature check
     # (revocation is still checked on every request). About 1 KiB each; 0 turns it off.
     token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+
+    @field_validator("proxy_header", mode="before")
+    @classmethod
+    def _lower_header(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -147,7 +147,9 @@ def json_endpoint(
         """The response, and whether it is a business refusal (for the metrics)."""
         try:
             settings = runtime.settings
-            ctx = RequestContext(rid, client_ip(request, settings.trusted_proxies))
+            ctx = RequestContext(
+                rid, client_ip(request, settings.trusted_proxies, settings.proxy_header)
+            )
             body = await parse_body(
                 request,
                 settings.max_body_bytes,

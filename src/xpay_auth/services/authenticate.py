@@ -57,6 +57,10 @@ def _address_allowed(key: ApiKey, client_ip: str | None) -> bool:
         address = ipaddress.ip_address(client_ip)
     except ValueError:
         return False
+    # A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; allow-lists name them
+    # as IPv4, so the mapped form must not slip past a network it belongs to.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in key.allowed_cidrs)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import anyio
 import pytest
@@ -30,18 +31,49 @@ POLICY = ThrottlePolicy(
 LENIENT_ADDRESS = ThrottlePolicy(
     address=WindowRule(limit=1000, window=60, lockout=60), pair=POLICY.pair, account=POLICY.account
 )
-StoreFactory = Callable[[], CounterStore]
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class StoreFactory:
+    """Makes stores of one kind that share their counters, and lets their time pass.
+
+    The memory store reads an injected clock, which ``wait`` moves at once; Redis keeps time
+    itself (``TIME`` and key expiry), so for it ``wait`` really sleeps.
+    """
+
+    make: Callable[[], CounterStore]
+    clock: FakeClock | None = None
+
+    def __call__(self) -> CounterStore:
+        return self.make()
+
+    async def wait(self, seconds: float) -> None:
+        if self.clock is not None:
+            self.clock.now += seconds
+        else:
+            await anyio.sleep(seconds)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def new_store(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     """Makes stores of one kind; every store it makes shares the same counters."""
     if request.param == "memory":
-        memory = MemoryStore()
-        yield lambda: memory
+        clock = FakeClock()
+        memory = MemoryStore(clock=clock)
+        yield StoreFactory(lambda: memory, clock)
         return
     target: RedisTarget = request.getfixturevalue("redis_target")
-    yield lambda: RedisStore.from_url(target.url, target.prefix)
+    yield StoreFactory(lambda: RedisStore.from_url(target.url, target.prefix))
 
 
 async def _fail_address(store: CounterStore, address: str, times: int) -> float:
@@ -67,7 +99,7 @@ async def test_address_block_ends_after_the_lockout(new_store: StoreFactory) -> 
     """Once the lockout has passed the address may try again, from a fresh count."""
     store = new_store()
     await _fail_address(store, "192.0.2.1", 4)
-    await anyio.sleep(1.1)
+    await new_store.wait(1.1)
     assert await store.address_block("192.0.2.1", POLICY) == 0
     assert await _fail_address(store, "192.0.2.1", 3) == 0
     await store.close()
@@ -77,7 +109,7 @@ async def test_failures_older_than_the_window_do_not_add_up(new_store: StoreFact
     """The window restarts: failures spread wider than it never reach the limit."""
     store = new_store()
     await _fail_address(store, "192.0.2.1", 3)
-    await anyio.sleep(0.7)
+    await new_store.wait(0.7)
     assert await _fail_address(store, "192.0.2.1", 3) == 0
     await store.close()
 
@@ -102,12 +134,12 @@ async def test_each_further_failure_doubles_the_lock_up_to_the_cap(new_store: St
     policy = LENIENT_ADDRESS
     for _ in range(2):
         await store.reserve_password("192.0.2.1", "ann", policy)
-    await anyio.sleep(0.45)
+    await new_store.wait(0.45)
     assert (await store.reserve_password("192.0.2.1", "ann", policy)).outcome is Outcome.ALLOWED
     doubled = await store.reserve_password("192.0.2.1", "ann", policy)
     assert doubled.outcome is Outcome.LOCKED
     assert 0.6 < doubled.retry_after <= 0.8
-    await anyio.sleep(0.85)
+    await new_store.wait(0.85)
     assert (await store.reserve_password("192.0.2.1", "ann", policy)).outcome is Outcome.ALLOWED
     capped = await store.reserve_password("192.0.2.1", "ann", policy)
     assert 0.6 < capped.retry_after <= 0.8

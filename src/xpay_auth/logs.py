@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -32,8 +33,18 @@ class JsonFormatter(logging.Formatter):
             (key, value) for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS
         )
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = hide_statement_parameters(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+# SQLAlchemy renders a failed statement's bound values on one line of its message. Engines
+# are built with hide_parameters; this catches a message from any other source as well.
+_PARAMETERS_LINE = re.compile(r"^\[parameters: .*$", re.MULTILINE)
+
+
+def hide_statement_parameters(text: str) -> str:
+    """``text`` with every ``[parameters: ...]`` line of a SQLAlchemy error replaced."""
+    return _PARAMETERS_LINE.sub("[parameters hidden]", text)
 
 
 def configure_logging(level: str = "INFO") -> None:

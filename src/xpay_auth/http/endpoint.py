@@ -35,7 +35,7 @@ from xpay_auth.errors import (
     XpayAuthError,
 )
 from xpay_auth.http.client_ip import client_ip
-from xpay_auth.logs import log_event
+from xpay_auth.logs import hide_statement_parameters, log_event
 from xpay_auth.runtime import Runtime
 from xpay_auth.services.context import RequestContext
 from xpay_auth.settings import DEFAULT_BODY_TIMEOUT
@@ -125,7 +125,9 @@ def as_error(rid: str, exc: Exception, *, path: str) -> XpayAuthError:
         log_event("request.disconnected", level=logging.INFO, uuid=rid, path=path)
         error = BadRequest(message="client disconnected")
     else:
-        error = InternalError(detail=f"{type(exc).__name__}: {exc}"[:500])
+        error = InternalError(
+            detail=hide_statement_parameters(f"{type(exc).__name__}: {exc}")[:500]
+        )
         error.__cause__ = exc
     return error
 

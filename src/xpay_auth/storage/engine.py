@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -35,11 +36,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """The one way the service opens a database; every engine of the package comes from here.
+
+    ``hide_parameters`` keeps bound values out of every SQLAlchemy error message: those
+    values are argon2 hashes, key HMACs and encrypted signing keys, and a failed statement's
+    message reaches the log with its traceback.
+    """
     target = async_url(url)
+    options: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "hide_parameters": True,
+    }
     if target.startswith("sqlite"):
-        engine = create_async_engine(target, pool_size=pool_size, max_overflow=pool_size)
+        # aiosqlite logs every statement with its bound values at DEBUG, whatever the
+        # engine's settings; those values must never reach a log, at any level.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
+        engine = create_async_engine(target, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it would add a round trip to every checkout, and a dead connection
     # surfaces as a DBAPIError that the HTTP layer answers with 503 anyway.
-    return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size)
+    return create_async_engine(target, **options)

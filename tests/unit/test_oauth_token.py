@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from tests.conftest import make_settings
+from tests.security.support import database_text
 from tests.support import Harness, running_app
 from xpay_auth.services import audit
 from xpay_auth.settings import Settings
@@ -261,6 +262,28 @@ def test_every_token_request_is_audited_with_its_grant(
         assert entry.detail is not None
         assert entry.detail["grant"] == grant
         assert entry.detail["isAPI"] is True
+        assert entry.username == ALICE, expected
+
+
+def test_no_client_secret_reaches_the_audit_trail(harness: Harness, alice: tuple[str, str]) -> None:
+    """A secret sent right, wrong, as the client id or as the grant type is never stored."""
+    _, secret = alice
+    attempts = [
+        (CLIENT_CREDENTIALS, basic(ALICE, secret)),
+        (CLIENT_CREDENTIALS, basic(ALICE, secret[:-1] + "0")),
+        (CLIENT_CREDENTIALS, basic(secret, secret)),
+        ({"grant_type": secret}, basic(ALICE, secret)),
+        ({"grant_type": secret, "client_id": secret, "client_secret": secret}, {}),
+        ({**CLIENT_CREDENTIALS, "client_id": secret}, {}),
+    ]
+    for form, headers in attempts:
+        request_token(harness, form, headers)
+    harness.flush()
+    url = harness.runtime.settings.database_url
+    text = harness.run(lambda _runtime: database_text(url))
+    # Twenty characters of the key's random part: the id before it is not secret.
+    assert secret[22:42] not in text
+    assert "[redacted]" in text
 
 
 def test_get_is_not_allowed(harness: Harness) -> None:

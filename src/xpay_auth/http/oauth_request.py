@@ -114,6 +114,16 @@ def _basic(authorization: str) -> ClientCredentials:
     )
 
 
+def claimed_client_id(authorization: str | None, parameters: dict[str, str]) -> str | None:
+    """The client id a refused request names, for the audit trail: Basic's, or the body's."""
+    if authorization is not None:
+        try:
+            return _basic(authorization).client_id
+        except InvalidClient:
+            return None
+    return parameters.get("client_id")
+
+
 def client_credentials(authorization: str | None, parameters: dict[str, str]) -> ClientCredentials:
     """The client's id and secret, from the Authorization header or the body."""
     if authorization is not None:

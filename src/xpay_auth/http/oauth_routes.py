@@ -11,6 +11,7 @@ same. ``scope`` may narrow the token to some of the key's scopes (section 3.3).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,11 +32,13 @@ from xpay_auth.http.oauth_errors import (
     oauth_error_response,
 )
 from xpay_auth.http.oauth_request import (
+    claimed_client_id,
     client_credentials,
     form_parameters,
     requested_scopes,
 )
 from xpay_auth.runtime import Runtime
+from xpay_auth.security.api_keys import PREFIX
 from xpay_auth.services.authenticate import Credentials, Login, authenticate
 from xpay_auth.services.context import RequestContext
 
@@ -43,7 +46,15 @@ GRANT = "client_credentials"
 TOKEN_PATH = "/oauth/token"  # noqa: S105  a path, not a secret
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
-_MAX_AUDITED = 64
+# Grant types are short names or URNs (RFC 6749 section 4.5); anything else is not kept.
+_GRANT_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,80}")
+
+
+def _shown_grant(value: str | None) -> str | None:
+    """The grant type as sent, for the audit trail and log, unless it may be a secret."""
+    if value is None or not _GRANT_NAME.fullmatch(value) or PREFIX in value.lower():
+        return None if value is None else "(unreadable)"
+    return value
 
 
 def _token_response(login: Login, rid: str) -> Response:
@@ -81,12 +92,12 @@ async def _grant(request: Request, runtime: Runtime, ctx: RequestContext) -> Log
         if grant is None:
             raise InvalidRequest("grant_type is required")
         if grant != GRANT:
-            raise UnsupportedGrantType(detail=f"grant_type {grant[:_MAX_AUDITED]!r}")
+            raise UnsupportedGrantType(detail=f"grant_type {_shown_grant(grant)}")
         scopes = requested_scopes(parameters.get("scope"))
         client = client_credentials(request.headers.get("authorization"), parameters)
     except OAuthError as refused:
         # A malformed attempt is still an attempt: the audit trail keeps it.
-        typed = parameters.get("client_id")
+        typed = claimed_client_id(request.headers.get("authorization"), parameters)
         runtime.audit.record(
             "login.failed",
             refused.outcome,
@@ -95,7 +106,7 @@ async def _grant(request: Request, runtime: Runtime, ctx: RequestContext) -> Log
             error_tag=refused.tag,
             detail={
                 "isAPI": True,
-                "grant": parameters.get("grant_type", "")[:_MAX_AUDITED],
+                "grant": _shown_grant(parameters.get("grant_type")),
                 "error": refused.code,
                 "reason": refused.client_message,
             },

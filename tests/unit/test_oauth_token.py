@@ -10,10 +10,12 @@ from urllib.parse import quote
 
 import jwt
 import pytest
+from starlette.testclient import TestClient
 
 from tests.conftest import make_settings
 from tests.security.support import database_text
 from tests.support import Harness, running_app
+from xpay_auth.app import create_app
 from xpay_auth.services import audit
 from xpay_auth.settings import Settings
 
@@ -284,6 +286,25 @@ def test_no_client_secret_reaches_the_audit_trail(harness: Harness, alice: tuple
     # Twenty characters of the key's random part: the id before it is not secret.
     assert secret[22:42] not in text
     assert "[redacted]" in text
+
+
+def test_the_configured_forwarding_header_names_the_client(settings: Settings) -> None:
+    """Behind a trusted proxy writing ``Forwarded``, an internal key opens only for insiders."""
+    configured = settings.model_copy(
+        update={"trusted_proxies": ["10.0.0.0/8"], "proxy_header": "forwarded"}
+    )
+    app = create_app(configured)
+    with TestClient(app, raise_server_exceptions=False, client=("10.0.0.2", 50000)) as client:
+        harness = Harness(client)
+        harness.create_user(ALICE)
+        _, secret = harness.create_key(ALICE, allowed_cidrs=["10.0.0.0/8"])
+        auth = basic(ALICE, secret)
+        outside = request_token(harness, CLIENT_CREDENTIALS, {**auth, "Forwarded": "for=192.0.2.7"})
+        refused(outside, 401, "invalid_client")
+        inside = request_token(harness, CLIENT_CREDENTIALS, {**auth, "Forwarded": "for=10.9.8.7"})
+        assert inside.status_code == 200, inside.text
+        malformed = request_token(harness, CLIENT_CREDENTIALS, {**auth, "Forwarded": "for=nowhere"})
+        refused(malformed, 400, "invalid_request")
 
 
 def test_get_is_not_allowed(harness: Harness) -> None:

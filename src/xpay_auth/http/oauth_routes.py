@@ -128,7 +128,10 @@ async def token_endpoint(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     refused = False
     try:
-        ctx = RequestContext(rid, client_ip(request, runtime.settings.trusted_proxies))
+        settings = runtime.settings
+        ctx = RequestContext(
+            rid, client_ip(request, settings.trusted_proxies, settings.proxy_header)
+        )
         response = _token_response(await _grant(request, runtime, ctx), rid)
     except Exception as exc:  # noqa: BLE001  every failure is answered as RFC 6749 section 5.2 says
         error = as_error(rid, exc, path=request.url.path)

@@ -347,3 +347,14 @@ def test_metadata_endpoints_live_under_a_url_issuer(settings: Settings) -> None:
     assert document["issuer"] == issuer
     assert document["token_endpoint"] == f"{issuer}/oauth/token"
     assert document["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
+
+
+def test_metadata_of_an_issuer_with_a_path(settings: Settings) -> None:
+    """RFC 8414 section 3.1: the issuer's path follows the well-known path; others are 404."""
+    issuer = "https://api.example.com/auth"
+    with running_app(settings.model_copy(update={"issuer": issuer})) as harness:
+        document = harness.client.get(f"{METADATA}/auth").json()
+        assert document["issuer"] == issuer
+        assert document["token_endpoint"] == f"{issuer}/oauth/token"
+        assert harness.client.get(METADATA).json()["issuer"] == issuer
+        assert harness.client.get(f"{METADATA}/elsewhere").status_code == 404

@@ -16,6 +16,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -175,6 +176,11 @@ async def metadata(request: Request) -> Response:
     """This authorization server's metadata (RFC 8414)."""
     runtime: Runtime = request.app.state.runtime
     issuer = runtime.settings.issuer
+    # Section 3.1: an issuer with a path is described at the well-known path followed by
+    # that path, which a proxy publishing the service under it forwards here.
+    suffix = request.path_params.get("suffix")
+    if suffix is not None and suffix.strip("/") != urlsplit(issuer).path.strip("/"):
+        raise HTTPException(404)
     document = metadata_document(issuer, _base_url(issuer, request))
     return Response(
         dumps(document),
@@ -186,4 +192,5 @@ async def metadata(request: Request) -> Response:
 routes = [
     Route(TOKEN_PATH, token_endpoint, methods=["POST"]),
     Route(METADATA_PATH, metadata, methods=["GET"]),
+    Route(METADATA_PATH + "/{suffix}", metadata, methods=["GET"]),
 ]

@@ -165,29 +165,48 @@ def _token_operation(uuid_header: Schema) -> Schema:
     }
 
 
+def _metadata_operation(parameters: list[Schema], responses: dict[str, Schema]) -> Schema:
+    return {
+        "get": {
+            "summary": "Authorization server metadata (RFC 8414)",
+            "tags": ["oauth"],
+            "parameters": parameters,
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/AuthorizationServerMetadata"}
+                        }
+                    },
+                },
+                **responses,
+            },
+        }
+    }
+
+
 def oauth_paths(uuid_header: Schema) -> dict[str, Schema]:
+    suffix = {
+        "name": "suffix",
+        "in": "path",
+        "required": True,
+        "description": "The issuer's path (RFC 8414 section 3.1); any other answers 404.",
+        "schema": {"type": "string"},
+    }
+    not_found = {
+        "404": {
+            "description": "Not the issuer's path.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+            },
+        }
+    }
     return {
         TOKEN_PATH: {"post": _token_operation(uuid_header)},
-        METADATA_PATH: {
-            "get": {
-                "summary": "Authorization server metadata (RFC 8414)",
-                "tags": ["oauth"],
-                "parameters": [uuid_header],
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "OK",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "$ref": "#/components/schemas/AuthorizationServerMetadata"
-                                }
-                            }
-                        },
-                    }
-                },
-            }
-        },
+        METADATA_PATH: _metadata_operation([uuid_header], {}),
+        f"{METADATA_PATH}/{{suffix}}": _metadata_operation([uuid_header, suffix], not_found),
     }
 
 

@@ -21,6 +21,7 @@ from xpay_auth.services.keyring import Keyring
 from xpay_auth.services.writer import BackgroundWriter
 from xpay_auth.settings import Settings
 from xpay_auth.storage.engine import create_engine
+from xpay_auth.storage.file_modes import check_secret_files
 from xpay_auth.storage.reader import create_reader
 from xpay_auth.storage.repositories import Database
 from xpay_auth.throttling.throttle import Throttle, build_throttle
@@ -49,6 +50,7 @@ async def open_runtime(
 
     ``background`` starts the periodic writer (servers); the CLI flushes on exit instead.
     """
+    check_secret_files(settings)
     server_secret = settings.server_secret()
     engine = create_engine(settings.database_url)
     database = Database(engine, create_reader(settings.database_url))

@@ -36,6 +36,8 @@ async def _schema_is_current(settings: Settings) -> bool:
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coroutine)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
     except XpayAuthError as exc:
         reason = exc.data.get("reason") if isinstance(exc.data, dict) else None
         raise click.ClickException(

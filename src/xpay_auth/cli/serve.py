@@ -18,6 +18,7 @@ from xpay_auth.runtime import open_runtime
 from xpay_auth.services import accounts, api_keys
 from xpay_auth.settings import Environment, Settings
 from xpay_auth.storage.engine import create_engine
+from xpay_auth.storage.file_modes import check_secret_files
 from xpay_auth.storage.migrate import upgrade
 
 DEMO_USERNAME = "demo@xpay.test"
@@ -47,6 +48,8 @@ def db_upgrade() -> None:
 
 async def _prepare(settings: Settings, *, demo: bool, host: str, port: int) -> str | None:
     """Migrate, make sure a signing key exists, and with ``demo`` seed a new database."""
+    # Before the migration opens the database, so that an exposed file stops the start.
+    check_secret_files(settings)
     await _upgrade(settings)
     async with open_runtime(settings, background=False) as runtime:
         if not demo:

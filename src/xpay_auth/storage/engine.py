@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from xpay_auth.storage.file_modes import create_private, sqlite_file
+
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -43,6 +45,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     message reaches the log with its traceback.
     """
     target = async_url(url)
+    database_file = sqlite_file(url)
+    if database_file is not None:
+        # Created here, 0600, before SQLite opens it: SQLite would create it with the
+        # process's umask (often world-readable), and gives the WAL files the same mode.
+        create_private(database_file)
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": pool_size,

@@ -3,17 +3,21 @@
 It reads the request ``uuid``, enforces the body rules (415, 413, 400), runs the handler,
 and renders its result, or any error, in the contract's envelope. Unexpected exceptions
 become a 500 whose details stay in the log under the error's tag.
+
+A wrapped call is a plain ASGI app (:class:`JsonEndpoint`): it reads the body straight
+from ``receive`` and sends its answer straight to ``send``, without the framework's
+per-request wrappers, which cost more on the hot calls than the calls' own work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect, Request
@@ -39,6 +43,9 @@ from xpay_auth.logs import hide_statement_parameters, log_event
 from xpay_auth.runtime import Runtime
 from xpay_auth.services.context import RequestContext
 from xpay_auth.settings import DEFAULT_BODY_TIMEOUT
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,22 +87,29 @@ async def read_body(
         raise PayloadTooLarge(detail=f"content-length {declared}", headers={"Connection": "close"})
     chunks: list[bytes] = []
     size = 0
+    receive = request.receive
     try:
-        with anyio.fail_after(timeout):
-            async for chunk in request.stream():
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(
                         detail=f"body over {limit} bytes", headers={"Connection": "close"}
                     )
                 chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError as exc:
         raise BadRequest(
             message="body not received in time",
             detail=f"{size} bytes in {timeout} s",
             headers={"Connection": "close"},
         ) from exc
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def parse_body(
@@ -137,17 +151,21 @@ def failure_response(rid: str, exc: Exception, *, path: str) -> Response:
     return error_response(rid, as_error(rid, exc, path=path), path=path)
 
 
-def json_endpoint(
-    handler: Handler, *, allow_empty: bool = False
-) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap ``handler`` as a Starlette endpoint answering in the envelope.
+class JsonEndpoint:
+    """One client call as an ASGI app: body rules, handler, envelope, metrics."""
 
-    ``allow_empty`` lets calls without required fields take an empty body as ``{}``.
-    """
+    def __init__(self, handler: Handler, *, allow_empty: bool) -> None:
+        self.handler = handler
+        self.allow_empty = allow_empty
+        self.call_name = handler.__name__.removesuffix("_call")
+        self.__name__ = handler.__name__
+        self.__doc__ = handler.__doc__
 
-    async def answer(request: Request, rid: str, runtime: Runtime) -> tuple[Response, bool]:
-        """The response, and whether it is a business refusal (for the metrics)."""
+    async def _answer(self, request: Request, rid: str) -> tuple[Response, bool, Runtime | None]:
+        """The response, whether it is a business refusal, and the runtime (for the metrics)."""
+        runtime: Runtime | None = None
         try:
+            runtime = request.app.state.runtime
             settings = runtime.settings
             ctx = RequestContext(
                 rid, client_ip(request, settings.trusted_proxies, settings.proxy_header)
@@ -155,27 +173,33 @@ def json_endpoint(
             body = await parse_body(
                 request,
                 settings.max_body_bytes,
-                allow_empty=allow_empty,
+                allow_empty=self.allow_empty,
                 timeout=settings.body_timeout,
             )
-            reply = await handler(Call(request, runtime, ctx, body))
-            return success_response(rid, reply.message, reply.data, reply.headers), False
+            reply = await self.handler(Call(request, runtime, ctx, body))
+            return success_response(rid, reply.message, reply.data, reply.headers), False, runtime
         except Exception as exc:  # noqa: BLE001  the contract: never a stack trace, always the envelope
             refused = isinstance(exc, BusinessError)
-            return failure_response(rid, exc, path=request.url.path), refused
+            return failure_response(rid, exc, path=request.url.path), refused, runtime
 
-    call_name = handler.__name__.removesuffix("_call")
-
-    async def endpoint(request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        request = Request(scope, receive)
         rid = request_uuid(request.headers.get("uuid"))
-        runtime: Runtime = request.app.state.runtime
-        response, refused = await answer(request, rid, runtime)
-        runtime.metrics.observe(
-            call_name, response.status_code, refused=refused, seconds=time.perf_counter() - started
-        )
-        return response
+        response, refused, runtime = await self._answer(request, rid)
+        if runtime is not None:
+            runtime.metrics.observe(
+                self.call_name,
+                response.status_code,
+                refused=refused,
+                seconds=time.perf_counter() - started,
+            )
+        await response(scope, receive, send)
 
-    endpoint.__name__ = handler.__name__
-    endpoint.__doc__ = handler.__doc__
-    return endpoint
+
+def json_endpoint(handler: Handler, *, allow_empty: bool = False) -> JsonEndpoint:
+    """Wrap ``handler`` as an ASGI endpoint answering in the envelope.
+
+    ``allow_empty`` lets calls without required fields take an empty body as ``{}``.
+    """
+    return JsonEndpoint(handler, allow_empty=allow_empty)

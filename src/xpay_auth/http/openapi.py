@@ -14,6 +14,7 @@ from typing import Any
 from xpay_auth import __version__
 from xpay_auth.domain import KNOWN_SCOPES
 from xpay_auth.http import openapi_oauth
+from xpay_auth.http.console_routes import CONSOLE_ASSETS
 from xpay_auth.http.paging import MAX_PAGE, MAX_PAGE_SIZE
 
 Schema = dict[str, Any]
@@ -702,7 +703,36 @@ def _platform_paths() -> dict[str, Schema]:
             "infrastructure",
             {"application/json": {"schema": {"type": "object"}}},
         ),
+        **_console_paths(),
     }
+
+
+def _console_paths() -> dict[str, Schema]:
+    """The key console: a static page and its assets, for people, under a strict CSP."""
+    page = _get(
+        "The key console, a web page for managing API keys",
+        "console",
+        {"text/html": {"schema": {"type": "string"}}},
+    )
+    asset = _get(
+        "The key console's script, stylesheet or icon",
+        "console",
+        {
+            "text/javascript": {"schema": {"type": "string"}},
+            "text/css": {"schema": {"type": "string"}},
+            "image/svg+xml": {"schema": {"type": "string"}},
+        },
+    )
+    asset["get"]["parameters"].append(
+        {
+            "name": "asset",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": list(CONSOLE_ASSETS)},
+        }
+    )
+    asset["get"]["responses"]["404"] = _error("No such asset.")
+    return {"/console": page, "/console/{asset}": asset}
 
 
 @functools.cache

@@ -20,7 +20,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
 from oauthlib.oauth2 import BackendApplicationClient, InvalidClientError, InvalidScopeError
 from requests_oauthlib import OAuth2Session
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, ServerFactory
 from tests.e2e.guarded import Wallets
 
 CLIENT = "integration@example.com"
@@ -129,3 +129,26 @@ def test_requests_oauthlib_backend_client_calls_the_wallets(
     narrow = OAuth2Session(client=BackendApplicationClient(client_id=CLIENT, scope=["tme_admin"]))
     with pytest.raises(InvalidScopeError):
         narrow.fetch_token(token_url=endpoint, client_id=CLIENT, client_secret=client_secret)
+
+
+def test_a_throttled_client_is_told_to_come_back_later(server_factory: ServerFactory) -> None:
+    """Past the address limit, Authlib sees temporarily_unavailable and a 429 with Retry-After."""
+    server = server_factory(XPAY_AUTH_THROTTLE_ADDRESS_LIMIT="2")
+    server.create_user(CLIENT)
+    secret = str(server.create_key(CLIENT)["secretKey"])
+    endpoint = token_endpoint(server)
+    for _ in range(2):
+        with OAuth2Client(CLIENT, "xpsk_wrong") as wrong, pytest.raises(OAuthError) as refused:
+            wrong.fetch_token(endpoint, grant_type="client_credentials")
+        assert refused.value.error == "invalid_client"
+    with OAuth2Client(CLIENT, secret) as right, pytest.raises(OAuthError) as throttled:
+        right.fetch_token(endpoint, grant_type="client_credentials")
+    assert throttled.value.error == "temporarily_unavailable"
+    response = httpx.post(
+        endpoint,
+        data={"grant_type": "client_credentials"},
+        auth=(CLIENT, secret),
+        timeout=10,
+    )
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) > 0

@@ -197,6 +197,19 @@ def test_malformed_requests_are_invalid_request(harness: Harness, alice: tuple[s
     refused(json_body, 415, "invalid_request")
 
 
+def test_a_body_over_the_limit_is_413_invalid_request(
+    harness: Harness, alice: tuple[str, str]
+) -> None:
+    """A form body over XPAY_AUTH_MAX_BODY_BYTES answers 413 invalid_request and closes."""
+    limit = harness.runtime.settings.max_body_bytes
+    padding = "x" * limit
+    response = request_token(
+        harness, f"grant_type=client_credentials&pad={padding}", basic(ALICE, alice[1])
+    )
+    refused(response, 413, "invalid_request")
+    assert response.headers["connection"] == "close"
+
+
 def test_other_grants_are_unsupported(harness: Harness, alice: tuple[str, str]) -> None:
     """password, authorization_code, refresh_token or anything else: unsupported_grant_type."""
     for grant in ("password", "authorization_code", "refresh_token", "CLIENT_CREDENTIALS"):

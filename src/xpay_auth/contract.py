@@ -1,6 +1,6 @@
 """The client contract in one place: request uuid, envelopes, body rules.
 
-See ``CONTRACT.md`` of the platform: every response is a JSON envelope carrying the request
+See the conventions of ``docs/api.md``: every response is a JSON envelope carrying the request
 ``uuid``; errors carry a fresh ``tag`` that is logged with the details.
 
 JSON goes through orjson both ways. Parsing keeps the strict rules of

@@ -50,6 +50,12 @@ class ApiKey:
     def is_live(self, now_ms: int) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now_ms)
 
+    def status(self, now_ms: int) -> str:
+        """``revoked``, ``expired`` or ``active``: the one definition every listing shows."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.is_live(now_ms) else "expired"
+
 
 @dataclass(frozen=True, slots=True)
 class Session:

@@ -203,3 +203,18 @@ def test_service_refuses_revoked_tokens_even_when_cached(harness: Harness) -> No
         response = harness.post("/client/session", token=token)
         assert response.status_code == 401
         failure(response, 401)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_the_clock_given_to_verify_governs_expiry_too(keys: Keys, *, cached: bool) -> None:
+    """``verify(now=...)`` judges ``exp`` by the same clock as ``iat`` and ``nbf``."""
+    verifier = keys.verifier(VerifiedTokenCache(10) if cached else None)
+    then = int(time.time()) - 7200
+    old = keys.token(issued_at=then, lifetime=600)
+    assert verifier.verify(old, now=then + 60).issued_at == then
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(old, now=then + 600 + DEFAULT_LEEWAY)
+    fresh = keys.token(lifetime=600)
+    later = time.time() + 600 + DEFAULT_LEEWAY + 1
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(fresh, now=later)

@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 import click
 
 from xpay_auth.cli.common import with_runtime
+from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
 from xpay_auth.security.api_keys import display_prefix
 from xpay_auth.security.tokens import DEFAULT_LEEWAY
 from xpay_auth.services import accounts, api_keys
 from xpay_auth.settings import MAX_TOKEN_TTL
+
+_PAGE = 500
 
 
 def _time(ms: int | None) -> str:
@@ -84,14 +87,24 @@ def list_(username: str) -> None:
 
     async def action(runtime: Runtime) -> None:
         account = await accounts.require_account(runtime, username)
-        page = await api_keys.list_keys(runtime, account, limit=10_000)
-        for key in page.items:
-            state = "revoked" if key.revoked_at else "active"
-            click.echo(
-                f"{key.id}\t{display_prefix(key.id)}\t{key.name or '-'}\t{' '.join(key.scopes)}\t"
-                f"{state}\tcreated {_time(key.created_at)}\texpires {_time(key.expires_at)}\t"
-                f"last used {_time(key.last_used_at)}"
+        now = now_ms()
+        # Oldest first, page by page: a key created while listing lands after the rows
+        # already printed instead of shifting them, and no account is cut short.
+        offset = 0
+        while True:
+            page = await api_keys.list_keys(
+                runtime, account, offset=offset, limit=_PAGE, newest_first=False
             )
+            for key in page.items:
+                click.echo(
+                    f"{key.id}\t{display_prefix(key.id)}\t{key.name or '-'}\t"
+                    f"{' '.join(key.scopes)}\t{key.status(now)}\t"
+                    f"created {_time(key.created_at)}\texpires {_time(key.expires_at)}\t"
+                    f"last used {_time(key.last_used_at)}"
+                )
+            offset += len(page.items)
+            if len(page.items) < _PAGE:
+                break
 
     with_runtime(action)
 

@@ -13,14 +13,6 @@ if TYPE_CHECKING:
     from xpay_auth.domain import Account, ApiKey, Session
 
 
-def key_status(key: ApiKey, now: int) -> str:
-    if key.revoked_at is not None:
-        return "revoked"
-    if key.expires_at is not None and key.expires_at <= now:
-        return "expired"
-    return "active"
-
-
 def key_view(key: ApiKey, now: int) -> dict[str, Any]:
     in_grace = key.previous_expires_at is not None and key.previous_expires_at > now
     return {
@@ -28,7 +20,7 @@ def key_view(key: ApiKey, now: int) -> dict[str, Any]:
         "name": key.name,
         "prefix": display_prefix(key.id),
         "scopes": list(key.scopes),
-        "status": key_status(key, now),
+        "status": key.status(now),
         "createdAt": key.created_at,
         "expiresAt": key.expires_at,
         "revokedAt": key.revoked_at,

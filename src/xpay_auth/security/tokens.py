@@ -139,6 +139,8 @@ class TokenVerifier:
         return kid
 
     def verify(self, token: str, *, now: float | None = None) -> AccessClaims:
+        """The token's claims; ``now`` (seconds, default the system clock) is the one clock
+        that ``exp``, ``nbf`` and ``iat`` are all judged by."""
         now = time.time() if now is None else now
         cache = self.cache
         if cache is None or not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
@@ -166,7 +168,14 @@ class TokenVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": list(_REQUIRED_CLAIMS), "verify_iat": False},
+                # Every time claim is checked below against the one clock of the call,
+                # ``now``, so that exp cannot be judged by another clock than iat and nbf.
+                options={
+                    "require": list(_REQUIRED_CLAIMS),
+                    "verify_iat": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
@@ -179,6 +188,8 @@ class TokenVerifier:
         issued_at, expires_at = payload["iat"], payload["exp"]
         if not isinstance(issued_at, int) or not isinstance(expires_at, int):
             raise InvalidToken("iat and exp must be integers")
+        if expires_at <= now - self._leeway:
+            raise InvalidToken("expired")
         if issued_at > now + self._leeway:
             raise InvalidToken("issued in the future")
         nbf = payload.get("nbf")

@@ -91,7 +91,7 @@ class SqliteReader:
             row = cursor.fetchone()
         except sqlite3.Error as exc:
             # The HTTP layer answers a DBAPIError with 503, as for the engine's failures.
-            raise OperationalError(str(compiled), values, exc) from exc
+            raise OperationalError(str(compiled), values, exc, hide_parameters=True) from exc
         if row is None:
             return None
         return dict(zip((column[0] for column in cursor.description), row, strict=True))
@@ -149,15 +149,18 @@ class AsyncpgReader:
             record = await pool.fetchrow(sql, *args)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # The HTTP layer answers a DBAPIError with 503, as for the engine's failures.
-            raise OperationalError(sql, args, exc) from exc
+            raise OperationalError(sql, args, exc, hide_parameters=True) from exc
         return dict(record) if record is not None else None
 
     async def ping(self) -> None:
         await self.first(_PING)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        """Close the pool and forget it, so a later read opens a fresh one."""
+        async with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
 
 def create_reader(url: str) -> Reader:

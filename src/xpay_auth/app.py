@@ -32,6 +32,7 @@ from xpay_auth.http import (
     verify_routes,
 )
 from xpay_auth.logs import configure_logging, log_event
+from xpay_auth.metrics import PUBLISH_SECONDS, Metrics
 from xpay_auth.runtime import open_runtime
 from xpay_auth.services.housekeeping import purge_expired
 from xpay_auth.settings import Settings, load_settings
@@ -113,13 +114,16 @@ def create_app(settings: Settings) -> Starlette:
         async with open_runtime(settings) as runtime:
             app.state.runtime = runtime
             housekeeping = asyncio.create_task(_housekeeping(app))
+            publishing = asyncio.create_task(_publish_metrics(runtime.metrics))
             log_event("server.started", database=settings.database_url.split(":", 1)[0])
             try:
                 yield
             finally:
-                housekeeping.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await housekeeping
+                for task in (housekeeping, publishing):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                runtime.metrics.publish()
                 log_event("server.stopping", pending_writes=runtime.writer.pending)
 
     return XpayApp(
@@ -139,6 +143,13 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
+
+
+async def _publish_metrics(metrics: Metrics) -> None:
+    """Hand this worker's counts to the registry, so any worker's scrape sees them."""
+    while True:
+        await asyncio.sleep(PUBLISH_SECONDS)
+        metrics.publish()
 
 
 async def _housekeeping(app: Starlette) -> None:

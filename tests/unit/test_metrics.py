@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from prometheus_client import generate_latest
+
 from tests.support import Harness
+from xpay_auth.metrics import Metrics
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -38,3 +41,31 @@ def test_metrics_count_successes_refusals_and_errors(harness: Harness) -> None:
     assert _sample(text, total, call="authenticate", outcome="refused", status="200") == 1
     assert _sample(text, total, call="authenticate", outcome="error", status="400") == 1
     assert _sample(text, "xpay_auth_request_duration_seconds_count", call="authenticate") == 3
+
+
+def test_counts_are_published_once_each() -> None:
+    """Observations reach the registry on publish, once: publishing again adds nothing."""
+    metrics = Metrics()
+    for seconds in (0.0005, 0.001, 0.003, 9.0):
+        metrics.observe("authenticate", 200, refused=False, seconds=seconds)
+    metrics.observe("authenticate", 200, refused=True, seconds=0.002)
+    metrics.publish()
+    metrics.publish()
+    text = generate_latest(metrics.registry).decode()
+    total = "xpay_auth_requests_total"
+    assert _sample(text, total, call="authenticate", outcome="success", status="200") == 4
+    assert _sample(text, total, call="authenticate", outcome="refused", status="200") == 1
+    bucket = "xpay_auth_request_duration_seconds_bucket"
+    assert _sample(text, bucket, call="authenticate", le="0.001") == 2
+    assert _sample(text, bucket, call="authenticate", le="0.005") == 4
+    assert _sample(text, bucket, call="authenticate", le="5.0") == 4
+    assert _sample(text, bucket, call="authenticate", le="+Inf") == 5
+    total_seconds = _sample(text, "xpay_auth_request_duration_seconds_sum", call="authenticate")
+    assert abs(total_seconds - 9.0065) < 1e-9
+
+
+def test_a_scrape_publishes_what_this_worker_observed(harness: Harness) -> None:
+    """A call answered just before a scrape is already in that scrape."""
+    harness.client.post("/client/session")
+    text = harness.client.get("/metrics").text
+    assert _sample(text, "xpay_auth_requests_total", call="session", status="401") == 1

@@ -5,9 +5,10 @@ the async engine such a read costs several hops (pool checkout, BEGIN, execute, 
 ROLLBACK), each a thread hand-off with aiosqlite or a network round trip with asyncpg:
 measured here, about 2 ms for ``SELECT 1`` either way, against 2 µs for SQLite itself.
 
-- SQLite: a read-only connection of the standard ``sqlite3`` driver is used directly on the
-  event loop, running the statements compiled once by SQLAlchemy. A WAL reader never waits
-  for the writer, and an indexed read takes microseconds, less than a thread hand-off would.
+- SQLite: a read-only connection of the standard ``sqlite3`` driver, running the statements
+  compiled once by SQLAlchemy, on a thread of its own (``storage.read_thread``): a read is a
+  system call that can wait on the disk or on a busy database, and must not stall the event
+  loop. The thread runs every read queued when it wakes and answers them in one hand-off.
 - PostgreSQL: a small asyncpg pool of its own, running the statements (compiled once by
   SQLAlchemy) as prepared statements outside any transaction: one round trip a read, with
   none of the engine's per-call work (measured here: 0.3 ms against 1 ms for the engine in
@@ -30,8 +31,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.compiler import SQLCompiler
 
-# A read that finds the database locked waits this long at most, on the event loop.
-_SQLITE_READ_BUSY_MS = 200
+from xpay_auth.storage.read_thread import ReadThread
+
+# A read that finds the database locked waits this long at most (on the read thread).
+_SQLITE_READ_BUSY_MS = 1000
 _PING = select(literal(1))
 
 
@@ -69,34 +72,40 @@ class SqliteReader:
         self._path = make_url(url).database or ""
         dialect = sqlite.dialect(paramstyle="named")
         self._statements = _CompiledStatements(dialect)
-        self._connection: sqlite3.Connection | None = None
+        self._thread = ReadThread(self._connect, sqlite3.Connection.close)
 
     def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            # Autocommit: every read sees the latest commit. Read-only, so this connection
-            # can never write, and a short busy wait, since it runs on the event loop.
-            connection = sqlite3.connect(self._path, isolation_level=None)
-            connection.execute(f"PRAGMA busy_timeout={_SQLITE_READ_BUSY_MS}")
-            connection.execute("PRAGMA query_only=ON")
-            self._connection = connection
-        return self._connection
+        # Called on the read thread, which alone uses the connection. Autocommit: every read
+        # sees the latest commit. Read-only, so this connection can never write.
+        connection = sqlite3.connect(self._path, isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout={_SQLITE_READ_BUSY_MS}")
+        connection.execute("PRAGMA query_only=ON")
+        return connection
 
     async def first(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Mapping[str, Any] | None:
         compiled = self._statements.compiled(statement)
+        sql = str(compiled)
         values = compiled.construct_params(params) or {}
-        try:
-            cursor = self._connect().execute(str(compiled), values)
+
+        def read(connection: sqlite3.Connection) -> dict[str, Any] | None:
+            cursor = connection.execute(sql, values)
             row = cursor.fetchone()
+            if row is None:
+                return None
+            return dict(zip((column[0] for column in cursor.description), row, strict=True))
+
+        try:
+            return await self._thread.run(read)
         except sqlite3.Error as exc:
             # The HTTP layer answers a DBAPIError with 503, as for the engine's failures.
-            raise OperationalError(str(compiled), values, exc, hide_parameters=True) from exc
-        if row is None:
-            return None
-        return dict(zip((column[0] for column in cursor.description), row, strict=True))
+            raise OperationalError(sql, values, exc, hide_parameters=True) from exc
 
     async def ping(self) -> None:
+        await asyncio.to_thread(self._ping)
+
+    def _ping(self) -> None:
         # A fresh connection: an open one keeps reading a file that has been deleted or
         # replaced, and would report a database that is gone as healthy.
         connection = sqlite3.connect(f"file:{self._path}?mode=rw", uri=True, timeout=1)
@@ -106,9 +115,7 @@ class SqliteReader:
             connection.close()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        await asyncio.to_thread(self._thread.close)
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:

@@ -9,6 +9,9 @@ from enum import StrEnum
 class Scope(StrEnum):
     USER = "tme_user"
     ADMIN = "tme_admin"
+    # Operator reads only (account search, audit trail), for integrations that read by API
+    # key: an operator's key that leaks must not be able to create or change credentials.
+    ADMIN_READ = "tme_admin_read"
     INTROSPECT = "tme_introspect"
 
 

@@ -149,7 +149,7 @@ def test_search_refuses_bad_filters(harness: Harness) -> None:
 
 
 def test_search_needs_an_admin_token(harness: Harness) -> None:
-    """Without a token the search answers 401; a client's token gets 403."""
+    """Without a token the search answers 401; a client's token gets 403 naming the least scope."""
     harness.create_user("carol@example.com")
     _, secret = harness.create_key("carol@example.com")
     assert harness.post("/admin/audit/search", {}).status_code == 401
@@ -157,7 +157,7 @@ def test_search_needs_an_admin_token(harness: Harness) -> None:
         "/admin/audit/search", {}, token=harness.token_for_key("carol@example.com", secret)
     )
     assert response.status_code == 403
-    assert response.json()["error"]["data"] == {"required": "tme_admin"}
+    assert response.json()["error"]["data"] == {"required": "tme_admin_read"}
 
 
 def test_changes_to_accounts_keys_sessions_and_signing_keys_are_recorded(harness: Harness) -> None:

@@ -212,3 +212,49 @@ def test_revoke_any_accounts_key(harness: Harness, admin: str) -> None:
     ] == ("no such key")
     event = audit_events(harness, "key.revoked")[0]
     assert (event.key_id, event.actor) == (key_id, ADMIN)
+
+
+def test_a_leaked_operator_key_cannot_create_or_change_credentials(harness: Harness) -> None:
+    """An operator's API-key token gets 403 on creating an account or changing one, so it
+    cannot make itself a password login that mints keys; revoking and reading still work."""
+    harness.create_user(ADMIN, scopes=("tme_admin",))
+    harness.create_user(USER)
+    target_key, _ = harness.create_key(USER)
+    _, secret = harness.create_key(ADMIN)
+    leaked = harness.token_for_key(ADMIN, secret)
+    created = {"username": "mole@example.com", "scopes": ["tme_admin"], "password": PASSWORD}
+    error = failure(harness.post("/admin/users/create", created, token=leaked), 403)
+    assert error["data"] == {"required": "dashboard session"}
+    assert refused_login(harness, "mole@example.com", PASSWORD, is_api=False)
+    for change in ({"scopes": ["tme_user", "tme_admin"]}, {"unlockPassword": True}):
+        body = {"username": USER, **change}
+        failure(harness.post("/admin/users/update", body, token=leaked), 403)
+    assert (
+        success(harness.post("/admin/users/search", {"query": "pat"}, token=leaked))["total"] == 1
+    )
+    success(harness.post("/admin/keys/revoke", {"id": target_key}, token=leaked))
+    assert [event.username for event in audit_events(harness, "account.created")] == [
+        USER,
+        ADMIN,
+    ]
+
+
+def test_the_read_only_operator_scope_reads_and_changes_nothing(harness: Harness) -> None:
+    """A tme_admin_read key searches accounts and the audit trail; every change is 403."""
+    harness.create_user("reports@example.com", scopes=("tme_admin_read",), password=None)
+    harness.create_user(USER)
+    target_key, _ = harness.create_key(USER)
+    _, secret = harness.create_key("reports@example.com")
+    reader = harness.token_for_key("reports@example.com", secret)
+    assert (
+        success(harness.post("/admin/users/search", {"query": "pat"}, token=reader))["total"] == 1
+    )
+    success(harness.post("/admin/audit/search", {"event": "key.created"}, token=reader))
+    for path, body in (
+        ("/admin/users/create", {"username": "x@example.com"}),
+        ("/admin/users/update", {"username": USER, "disabled": True}),
+        ("/admin/sessions/revoke", {"username": USER}),
+        ("/admin/keys/revoke", {"id": target_key}),
+    ):
+        error = failure(harness.post(path, body, token=reader), 403)
+        assert error["data"]["required"] in {"tme_admin", "dashboard session"}

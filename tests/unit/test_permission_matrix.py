@@ -1,4 +1,4 @@
-"""Who may call what: every bearer call against six kinds of caller, on every database.
+"""Who may call what: every bearer call against eight kinds of caller, on every database.
 
 Each cell is a fresh caller (and fresh objects to act on), so a call that changes state,
 such as logout or a password change, cannot spoil the next cell.
@@ -16,7 +16,13 @@ import pytest
 from tests.envelopes import assert_no_secret_material, expired_token, failure, fresh_uuid, success
 from tests.support import PASSWORD, Harness
 
-CALLERS = ("none", "expired", "revoked", "api_key", "dashboard", "admin")
+CALLERS = ("none", "expired", "revoked", "api_key", "dashboard", "admin", "admin_key", "reader_key")
+# The scopes of each caller's account; the three last ones are operators.
+_ACCOUNT_SCOPES = {
+    "admin": ("tme_admin",),
+    "admin_key": ("tme_admin",),
+    "reader_key": ("tme_admin_read",),
+}
 NEW_PASSWORD = "a brand new passphrase for the matrix"
 
 
@@ -38,7 +44,7 @@ _serials = itertools.count()
 
 def make_cell(harness: Harness, kind: str) -> Cell:
     serial = next(_serials)
-    scopes = ("tme_admin",) if kind == "admin" else ("tme_user",)
+    scopes = _ACCOUNT_SCOPES.get(kind, ("tme_user",))
     username = f"{kind}-{serial}@example.com"
     account_id = harness.create_user(username, scopes=scopes)
     own_key_id, own_secret = harness.create_key(username)
@@ -55,7 +61,7 @@ def make_cell(harness: Harness, kind: str) -> Cell:
         token = expired_token(harness, account_id, username, scopes)
     elif kind == "revoked":
         assert harness.post("/client/logout", token=token).status_code == 200
-    elif kind == "api_key":
+    elif kind in {"api_key", "admin_key", "reader_key"}:
         login = harness.login(username, own_secret)
         token, ticket = login["access_token"], login["ticket"]
     return Cell(token, own_key_id, ticket, target, target_key_id, target_token, serial)
@@ -63,40 +69,42 @@ def make_cell(harness: Harness, kind: str) -> Cell:
 
 Body = Callable[[Cell], Any]
 
-# path -> (body for the call, expected status per caller in CALLERS order)
+# path -> (body for the call, expected status per caller in CALLERS order). An operator's
+# API key ("admin_key") may read and take access away, never create or change credentials;
+# "reader_key" (tme_admin_read) may only read.
+_SELF_SERVICE = (401, 401, 401, 403, 200, 200, 403, 403)
+_IN_PERSON = (401, 401, 401, 403, 403, 200, 403, 403)
+_READ = (401, 401, 401, 403, 403, 200, 200, 200)
+_TAKE_AWAY = (401, 401, 401, 403, 403, 200, 200, 403)
+_ANY = (401, 401, 401, 200, 200, 200, 200, 200)
+_INTROSPECT = (401, 401, 401, 403, 403, 200, 200, 403)
 MATRIX: dict[str, tuple[Body, tuple[int, ...]]] = {
-    "/client/session": (lambda _: None, (401, 401, 401, 200, 200, 200)),
-    "/client/logout": (lambda _: None, (401, 401, 401, 200, 200, 200)),
-    "/client/keys/create": (lambda _: {"name": "matrix"}, (401, 401, 401, 403, 200, 200)),
-    "/client/keys/search": (lambda _: {}, (401, 401, 401, 403, 200, 200)),
-    "/client/keys/revoke": (lambda c: {"id": c.own_key_id}, (401, 401, 401, 403, 200, 200)),
-    "/client/keys/rotate": (
-        lambda c: {"id": c.own_key_id, "graceSeconds": 60},
-        (401, 401, 401, 403, 200, 200),
-    ),
+    "/client/session": (lambda _: None, _ANY),
+    "/client/logout": (lambda _: None, _ANY),
+    "/client/keys/create": (lambda _: {"name": "matrix"}, _SELF_SERVICE),
+    "/client/keys/search": (lambda _: {}, _SELF_SERVICE),
+    "/client/keys/revoke": (lambda c: {"id": c.own_key_id}, _SELF_SERVICE),
+    "/client/keys/rotate": (lambda c: {"id": c.own_key_id, "graceSeconds": 60}, _SELF_SERVICE),
     "/client/password/change": (
         lambda _: {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
-        (401, 401, 401, 403, 200, 200),
+        _SELF_SERVICE,
     ),
-    "/client/sessions/search": (lambda _: {}, (401, 401, 401, 403, 200, 200)),
-    "/client/sessions/revoke": (lambda c: {"ticket": c.own_ticket}, (401, 401, 401, 403, 200, 200)),
+    "/client/sessions/search": (lambda _: {}, _SELF_SERVICE),
+    "/client/sessions/revoke": (lambda c: {"ticket": c.own_ticket}, _SELF_SERVICE),
     "/admin/users/create": (
         lambda c: {"username": f"created-{c.serial}@example.com", "scopes": ["tme_user"]},
-        (401, 401, 401, 403, 403, 200),
+        _IN_PERSON,
     ),
-    "/admin/users/search": (lambda _: {"query": "target"}, (401, 401, 401, 403, 403, 200)),
+    "/admin/users/search": (lambda _: {"query": "target"}, _READ),
     "/admin/users/update": (
         lambda c: {"username": c.target_username, "disabled": True},
-        (401, 401, 401, 403, 403, 200),
+        _IN_PERSON,
     ),
-    "/admin/sessions/revoke": (
-        lambda c: {"username": c.target_username},
-        (401, 401, 401, 403, 403, 200),
-    ),
-    "/admin/keys/revoke": (lambda c: {"id": c.target_key_id}, (401, 401, 401, 403, 403, 200)),
-    "/admin/audit/search": (lambda _: {"event": "key.created"}, (401, 401, 401, 403, 403, 200)),
-    "/oauth/introspect": (lambda c: {"token": c.target_token}, (401, 401, 401, 403, 403, 200)),
-    "/auth/verify": (lambda _: None, (401, 401, 401, 200, 200, 200)),
+    "/admin/sessions/revoke": (lambda c: {"username": c.target_username}, _TAKE_AWAY),
+    "/admin/keys/revoke": (lambda c: {"id": c.target_key_id}, _TAKE_AWAY),
+    "/admin/audit/search": (lambda _: {"event": "key.created"}, _READ),
+    "/oauth/introspect": (lambda c: {"token": c.target_token}, _INTROSPECT),
+    "/auth/verify": (lambda _: None, _ANY),
 }
 
 
@@ -143,7 +151,7 @@ def _issued_secret(response: Any) -> str | None:
 
 @pytest.mark.parametrize("path", list(MATRIX))
 def test_permission_matrix(harness: Harness, path: str) -> None:
-    """Each of six callers gets the status and envelope the matrix states for this call."""
+    """Each of eight callers gets the status and envelope the matrix states for this call."""
     mismatches = []
     for kind, status in zip(CALLERS, MATRIX[path][1], strict=True):
         try:

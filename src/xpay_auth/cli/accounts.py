@@ -7,6 +7,7 @@ import sys
 import click
 
 from xpay_auth.cli.common import with_runtime
+from xpay_auth.domain import KNOWN_SCOPES
 from xpay_auth.runtime import Runtime
 from xpay_auth.services import accounts, lockout
 
@@ -24,7 +25,7 @@ def users() -> None:
     multiple=True,
     default=("tme_user",),
     show_default=True,
-    help="A scope of the account (tme_user, tme_admin, tme_introspect); repeatable.",
+    help=f"A scope of the account ({', '.join(sorted(KNOWN_SCOPES))}); repeatable.",
 )
 @click.option(
     "--password-stdin", is_flag=True, help="Read the account's password from standard input."

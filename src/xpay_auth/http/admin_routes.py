@@ -1,6 +1,11 @@
 """``/admin/*``: operators (scope ``tme_admin``) manage accounts, sessions and keys.
 
-Any other token gets 403. Answers never hold a password hash or a secret hash.
+Calls that create or change credentials (creating an account, changing its scopes, flags
+or password lock) take an operator's dashboard session, as key management does: a leaked
+operator API key could otherwise create an account with a password, sign in as it and mint
+keys. Calls that only take access away (revoking sessions and keys) accept an operator's
+API key too, and reads also take the narrower ``tme_admin_read``. Any other token gets 403.
+Answers never hold a password hash or a secret hash.
 """
 
 from __future__ import annotations
@@ -25,7 +30,18 @@ _MAX_USERNAME_TEXT = accounts.MAX_USERNAME_LENGTH + 64
 
 
 async def _operator(call: Call) -> Caller:
+    """An operator's token, dashboard session or API key: for calls that take access away."""
     return await authorized(call, scope=Scope.ADMIN.value)
+
+
+async def _operator_in_person(call: Call) -> Caller:
+    """An operator's dashboard session: for calls that create or change credentials."""
+    return await authorized(call, scope=Scope.ADMIN.value, dashboard_only=True)
+
+
+async def _reader(call: Call) -> Caller:
+    """Any operator token, or one with the read-only scope."""
+    return await authorized(call, scope=Scope.ADMIN_READ.value, also=(Scope.ADMIN.value,))
 
 
 def _username(call: Call) -> str:
@@ -34,7 +50,7 @@ def _username(call: Call) -> str:
 
 async def users_create_call(call: Call) -> Reply:
     """Create an account, with a password or without one (API keys only)."""
-    caller = await _operator(call)
+    caller = await _operator_in_person(call)
     account = await accounts.create_account(
         call.runtime,
         _username(call),
@@ -49,7 +65,7 @@ async def users_create_call(call: Call) -> Reply:
 
 async def users_search_call(call: Call) -> Reply:
     """A page of accounts whose username contains ``query``, newest first."""
-    await _operator(call)
+    await _reader(call)
     request = page_request(call.body)
     query = fields.text(call.body, "query", max_length=accounts.MAX_USERNAME_LENGTH, required=False)
     page = await accounts.search_accounts(
@@ -66,7 +82,7 @@ async def users_search_call(call: Call) -> Reply:
 async def users_update_call(call: Call) -> Reply:
     """Change an account's scopes or disabled flag, or unlock its password login;
     disabling ends its sessions and keys."""
-    caller = await _operator(call)
+    caller = await _operator_in_person(call)
     account = await accounts.require_account(call.runtime, _username(call))
     disabled = fields.flag(call.body, "disabled") if call.body.get("disabled") is not None else None
     unlock = call.body.get("unlockPassword") is not None and fields.flag(

@@ -1,4 +1,5 @@
-"""``POST /admin/audit/search``: the audit trail, for operators (scope ``tme_admin``)."""
+"""``POST /admin/audit/search``: the audit trail, for operators (scope ``tme_admin`` or the
+read-only ``tme_admin_read``)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,12 @@ def audit_query(call: Call) -> audit.AuditQuery:
 
 async def audit_search_call(call: Call) -> Reply:
     """Search the audit trail, newest first, paged."""
-    claims = await sessions.authorize(call.runtime, call.authorization, scope=Scope.ADMIN.value)
+    claims = await sessions.authorize(
+        call.runtime,
+        call.authorization,
+        scope=Scope.ADMIN_READ.value,
+        also=(Scope.ADMIN.value,),
+    )
     query = audit_query(call)
     page = page_request(call.body)
     entries, total = await audit.search(call.runtime, query, offset=page.offset, limit=page.limit)

@@ -23,11 +23,15 @@ class Caller:
 
 
 async def authorized(
-    call: Call, *, scope: str | None = None, dashboard_only: bool = False
+    call: Call,
+    *,
+    scope: str | None = None,
+    dashboard_only: bool = False,
+    also: tuple[str, ...] = (),
 ) -> Caller:
     """The caller of a bearer call: 401 without a valid token, 403 without the right one."""
     claims = await sessions.authorize(
-        call.runtime, call.authorization, scope=scope, dashboard_only=dashboard_only
+        call.runtime, call.authorization, scope=scope, dashboard_only=dashboard_only, also=also
     )
     account = await callers.caller_account(call.runtime, claims)
     return Caller(claims, account, dataclasses.replace(call.ctx, actor=claims.username))

@@ -381,7 +381,11 @@ _AUDIT_FILTERS = {
     "until": {**_INTEGER_MS, "minimum": 0},
 }
 _DASHBOARD = "a dashboard session (a password login); an API-key token gets 403"
-_ADMIN = "scope tme_admin"
+_ADMIN = "scope tme_admin (an operator's dashboard session or API key)"
+_ADMIN_IN_PERSON = (
+    "scope tme_admin in a dashboard session (a password login); an API-key token gets 403"
+)
+_ADMIN_READ = "scope tme_admin_read or tme_admin"
 
 
 def _client_paths() -> dict[str, Schema]:
@@ -499,7 +503,7 @@ def _admin_paths() -> dict[str, Schema]:
         "/admin/users/create": _call(
             "Create an account",
             tag="admin",
-            bearer=_ADMIN,
+            bearer=_ADMIN_IN_PERSON,
             body=_fields(
                 {"username": username, "scopes": _SCOPES, "password": {"type": "string"}},
                 ("username",),
@@ -509,7 +513,7 @@ def _admin_paths() -> dict[str, Schema]:
         "/admin/users/search": _call(
             "A page of accounts whose username contains query",
             tag="admin",
-            bearer=_ADMIN,
+            bearer=_ADMIN_READ,
             body=_fields({**_PAGING, "query": {"type": "string", "maxLength": 320}}),
             data=_page(_ref("Account")),
             body_required=False,
@@ -517,7 +521,7 @@ def _admin_paths() -> dict[str, Schema]:
         "/admin/users/update": _call(
             "Change an account's scopes or disabled flag",
             tag="admin",
-            bearer=_ADMIN,
+            bearer=_ADMIN_IN_PERSON,
             body=_fields(
                 {
                     "username": username,
@@ -557,7 +561,7 @@ def _admin_paths() -> dict[str, Schema]:
         "/admin/audit/search": _call(
             "Search the audit trail, newest first",
             tag="admin",
-            bearer=_ADMIN,
+            bearer=_ADMIN_READ,
             body=_fields({**_PAGING, **_AUDIT_FILTERS}),
             data=_page(_ref("AuditEvent")),
             body_required=False,

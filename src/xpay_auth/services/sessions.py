@@ -39,10 +39,15 @@ async def authorize(
     *,
     scope: str | None = None,
     dashboard_only: bool = False,
+    also: tuple[str, ...] = (),
 ) -> AccessClaims:
-    """The verified claims of the request's bearer token, with the scope the call needs."""
+    """The verified claims of the request's bearer token, with the scope the call needs.
+
+    ``also`` names scopes that serve instead of ``scope`` (a broader scope that includes a
+    narrower one); a 403 names ``scope``, the least the call needs.
+    """
     claims = await verify_token(runtime, bearer_token(authorization))
-    if scope is not None and scope not in claims.scopes:
+    if scope is not None and not any(name in claims.scopes for name in (scope, *also)):
         raise Forbidden(required=scope, detail=f"token lacks {scope}")
     if dashboard_only and claims.is_api:
         raise Forbidden(required="dashboard session", detail="API-key token on a dashboard call")

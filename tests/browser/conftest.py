@@ -42,6 +42,8 @@ PASSWORD_USER = "bob@example.com"
 SESSIONS_USER = "dana@example.com"
 TARGET = "carol@example.com"
 OPERATOR = "ops@example.com"
+MANY_KEYS_USER = "erin@example.com"
+MANY_KEYS = 25
 
 
 @dataclass
@@ -77,6 +79,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> 
     for username in (USER, PASSWORD_USER, SESSIONS_USER, TARGET):
         direct.create_user(username, password=PASSWORD)
     direct.create_user(OPERATOR, scopes=("tme_admin", "tme_user"), password=PASSWORD)
+    direct.create_user(MANY_KEYS_USER, password=PASSWORD, keys=MANY_KEYS, name="batch")
     server.start()
     yield Console(server)
     server.stop()

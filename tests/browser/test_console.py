@@ -12,6 +12,8 @@ import re
 from playwright.sync_api import Page, Request, expect
 
 from tests.browser.conftest import (
+    MANY_KEYS,
+    MANY_KEYS_USER,
     OPERATOR,
     PASSWORD_USER,
     SESSIONS_USER,
@@ -299,3 +301,34 @@ def test_an_operator_searches_the_audit_trail(page: Page) -> None:
     for text in rows.all_inner_texts():
         assert "login.succeeded" in text
         assert OPERATOR in text
+
+
+def test_a_long_key_list_is_paged(page: Page) -> None:
+    """Twenty-five keys show twenty on the first page and the rest on the next."""
+    sign_in(page, MANY_KEYS_USER)
+    rows = page.get_by_role("table", name="Your API keys, newest first").locator("tbody tr")
+    expect(rows).to_have_count(20)
+    pager = page.locator('[data-pager="keys"]')
+    expect(pager).to_contain_text("Page 1 of 2")
+    expect(pager.get_by_role("button", name="Previous page")).to_be_disabled()
+    pager.get_by_role("button", name="Next page").click()
+    expect(pager).to_contain_text("Page 2 of 2")
+    expect(rows).to_have_count(MANY_KEYS - 20)
+    expect(pager.get_by_role("button", name="Next page")).to_be_disabled()
+
+
+def test_a_session_ended_elsewhere_signs_the_console_out(page: Page, console: Console) -> None:
+    """When the console's session is revoked from elsewhere, its next call signs it out."""
+    sent = bearer_of(page)
+    sign_in(page, SESSIONS_USER)
+    token = sent[-1].removeprefix("Bearer ")
+    ticket = console.server.post("/client/session", {}, token=token).json()["success"]["data"]
+    other = console.server.login(SESSIONS_USER, PASSWORD, is_api=False)
+    revoked = console.server.post(
+        "/client/sessions/revoke", {"ticket": ticket["ticket"]}, token=str(other["access_token"])
+    )
+    assert revoked.json()["success"]["data"]["revoked"] is True
+    page.get_by_role("button", name="Sessions").click()
+    expect(page.get_by_role("status")).to_have_text("Your session has ended. Sign in again.")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Console")).to_be_hidden()

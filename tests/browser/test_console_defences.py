@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Error, Page, Route, expect
+from playwright.sync_api import BrowserContext, Error, Page, expect
 
 from tests.browser.conftest import OPERATOR, Console, Watched
 from tests.browser.test_console import create_key, logs_in, sign_in
@@ -88,23 +92,66 @@ def test_the_policy_blocks_foreign_content_and_html_strings(watched: Watched) ->
         page.evaluate("() => { document.body.innerHTML = '<b>injected</b>'; }")
 
 
+def test_markup_in_a_key_name_is_shown_as_text(watched: Watched) -> None:
+    """A key named like HTML is listed as those characters; no element is made and nothing runs."""
+    page = watched.page
+    name = '<img src=x onerror="document.title=1">'
+    sign_in(page, OPERATOR)
+    create_key(page, name)
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_have_count(1)
+    assert page.locator("main img").count() == 0
+    assert page.title() == "Key console · xpay-auth"
+    assert page.get_by_role("heading", name=f"Secret of key {name}").is_visible()
+    assert watched.errors == []
+    assert watched.violations() == []
+
+
+@contextmanager
+def framing_site(console: Console) -> Iterator[str]:
+    """Another origin (a second port on this machine) whose page frames the console.
+
+    It is a real server on a loopback address, as the console is: Chromium blocks a public
+    page from framing a loopback one whatever the headers, so only a local page shows what
+    the console's own headers do.
+    """
+    page = f'<h1>prize</h1><iframe name="victim" src="{console.url}"></iframe>'.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            del format, args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_another_site_cannot_frame_the_console(context: BrowserContext, console: Console) -> None:
-    """A page of another origin that frames the console gets an empty, blocked frame."""
-
-    def attacker(route: Route) -> None:
-        route.fulfill(
-            content_type="text/html",
-            body=f'<h1>prize</h1><iframe name="victim" src="{console.url}"></iframe>',
-        )
-
-    context.route("http://attacker.test/**", attacker)
+    """A page of another origin that frames the console gets a blocked, empty frame."""
     page = context.new_page()
-    page.goto("http://attacker.test/")
-    expect(page.get_by_role("heading", name="prize")).to_be_visible()
-    page.wait_for_timeout(500)
+    blocked: list[str] = []
+    page.on("requestfailed", lambda request: blocked.append(str(request.failure)))
+    with framing_site(console) as url:
+        page.goto(url)
+        expect(page.get_by_role("heading", name="prize")).to_be_visible()
+        page.wait_for_load_state("load")
     frame = page.frame(name="victim")
     assert frame is not None
+    assert frame.url.startswith("chrome-error://")
     assert frame.locator("#signin-form").count() == 0
+    assert blocked == ["net::ERR_BLOCKED_BY_RESPONSE"]
 
 
 def test_screenshots_of_the_main_views(page: Page, console: Console, tmp_path: Path) -> None:
@@ -138,6 +185,9 @@ def test_screenshots_of_the_main_views(page: Page, console: Console, tmp_path: P
     page.get_by_role("navigation").get_by_role("button", name="Accounts").click()
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("status")).to_contain_text("match")
+    page.get_by_role("button", name="Disable dana@example.com").click()
+    page.get_by_role("dialog").get_by_role("button", name="Disable account").click()
+    expect(page.get_by_role("button", name="Enable dana@example.com")).to_be_visible()
     shoot("accounts")
     page.get_by_role("navigation").get_by_role("button", name="Audit trail").click()
     shoot("audit")

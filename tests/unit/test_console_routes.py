@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import make_settings
 from tests.support import Harness, running_app
@@ -121,3 +124,14 @@ def test_api_calls_from_the_console_need_the_bearer_header_not_a_cookie(app: Har
     )
     assert forged.status_code == 401
     assert "access-control-allow-origin" not in forged.headers
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(min_size=1, max_size=40).filter(lambda name: name not in CONSOLE_ASSETS))
+def test_any_other_asset_name_is_a_plain_404(app: Harness, name: str) -> None:
+    """Whatever name is asked for under /console, only the three assets are ever served."""
+    response = app.client.get(f"/console/{quote(name, safe='')}")
+    assert response.status_code == 404
+    assert set(response.json()) == {"error", "uuid"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import BrowserContext, Page, Request, expect
 
 from tests.browser.conftest import (
     MANY_KEYS,
@@ -332,3 +332,18 @@ def test_a_session_ended_elsewhere_signs_the_console_out(page: Page, console: Co
     expect(page.get_by_role("status")).to_have_text("Your session has ended. Sign in again.")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("navigation", name="Console")).to_be_hidden()
+
+
+def test_the_console_signs_out_when_its_token_expires(
+    context: BrowserContext, console: Console
+) -> None:
+    """At the token's expiresAt the console drops it and asks to sign in again."""
+    page = context.new_page()
+    page.clock.install()
+    page.goto(console.url)
+    sign_in(page, USER)
+    page.clock.run_for("59:00")
+    expect(page.get_by_role("navigation", name="Console")).to_be_visible()
+    page.clock.run_for("01:05")
+    expect(page.get_by_role("status")).to_have_text("Your session expired. Sign in again.")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

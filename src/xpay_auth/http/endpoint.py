@@ -18,8 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -43,6 +41,7 @@ from xpay_auth.logs import hide_statement_parameters, log_event
 from xpay_auth.runtime import Runtime
 from xpay_auth.services.context import RequestContext
 from xpay_auth.settings import DEFAULT_BODY_TIMEOUT
+from xpay_auth.storage.failures import is_storage_failure
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -132,7 +131,7 @@ def as_error(rid: str, exc: Exception, *, path: str) -> XpayAuthError:
     error: XpayAuthError
     if isinstance(exc, XpayAuthError):
         error = exc
-    elif isinstance(exc, DBAPIError | PoolTimeout | ConnectionError):
+    elif is_storage_failure(exc):
         error = StorageUnavailable(detail=type(exc).__name__)
         error.__cause__ = exc
     elif isinstance(exc, ClientDisconnect):

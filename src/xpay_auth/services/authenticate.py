@@ -19,11 +19,19 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from xpay_auth.domain import Account, ApiKey, Session
-from xpay_auth.errors import InvalidCredentials, ScopeNotGranted, TooManyRequests
+from xpay_auth.errors import (
+    InternalError,
+    InvalidCredentials,
+    ScopeNotGranted,
+    StorageUnavailable,
+    TooManyRequests,
+    XpayAuthError,
+)
 from xpay_auth.runtime import Runtime
 from xpay_auth.security import api_keys, password_policy
 from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
 from xpay_auth.services.context import RequestContext
+from xpay_auth.storage.failures import is_storage_failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +210,20 @@ def _outcome(refused: Exception) -> tuple[str, str]:
         return "login.throttled", "throttled"
     if isinstance(refused, ScopeNotGranted):
         return "login.failed", "invalid_scope"
-    return "login.failed", "refused"
+    if isinstance(refused, InvalidCredentials):
+        return "login.failed", "refused"
+    if isinstance(refused, StorageUnavailable):
+        return "login.failed", "unavailable"
+    return "login.failed", "error"
+
+
+def _as_refusal(exc: Exception) -> XpayAuthError:
+    """The error a failed login answers, made here so that its audit row names its tag."""
+    if isinstance(exc, XpayAuthError):
+        return exc
+    if is_storage_failure(exc):
+        return StorageUnavailable(detail=type(exc).__name__)
+    return InternalError(detail=type(exc).__name__)
 
 
 async def authenticate(
@@ -231,7 +252,10 @@ async def authenticate(
             account = await _check_password(runtime, credentials, ctx, now_ms)
             scopes = account.scopes
         scopes = _narrowed(scopes, requested_scopes)
-    except (InvalidCredentials, TooManyRequests, ScopeNotGranted) as refused:
+    except Exception as failed:
+        # Every refusal is recorded, whatever caused it: a wrong secret, a throttle, or a
+        # store that could not answer (503) all leave a row an operator can find.
+        refused = _as_refusal(failed)
         event, outcome = _outcome(refused)
         parsed = api_keys.parse(credentials.secret)
         runtime.audit.record(
@@ -244,7 +268,9 @@ async def authenticate(
             # The coarse reason (refused, locked, throttled) is for operators only.
             detail={"isAPI": credentials.is_api, **grant_detail, "reason": refused.detail},
         )
-        raise
+        if refused is failed:
+            raise
+        raise refused from failed
     # A token must be issued after any "revoke everything before" mark on its account.
     issued_at = max(int(now), (account.tokens_not_after or 0) + 1)
     expires_at = issued_at + runtime.settings.token_ttl

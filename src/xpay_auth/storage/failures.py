@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 
@@ -17,3 +17,8 @@ def is_transient(exc: BaseException) -> bool:
         | OSError
         | TimeoutError,
     )
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """True when ``exc`` means the database could not answer: the call is answered 503."""
+    return isinstance(exc, DBAPIError | PoolTimeout | ConnectionError)

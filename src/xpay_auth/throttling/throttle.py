@@ -4,7 +4,10 @@
   after it. Nothing is reserved, so a busy client authenticating many times at once is never
   slowed by its own successes; a burst of wrong keys can pass the limit only by the requests
   already in flight, each a guess at 256 random bits. With Redis the block is read from a
-  per-node cache that every failure refreshes, so a valid key costs no round trip.
+  per-node cache that every failure refreshes, so a valid key costs no round trip. While
+  Redis cannot be reached, failures are counted in this process's memory instead, under
+  the same limits, so a wrong key is still refused and counted (per node) rather than
+  answered 503 and forgotten.
 - Passwords: one atomic reservation per attempt, taken before the account is even looked up,
   counts the attempt as a failure of the address, of the (account, address) pair and of the
   account; a success gives it back. A burst of parallel guesses therefore gets exactly as
@@ -13,12 +16,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xpay_auth.errors import TooManyRequests
+from xpay_auth.errors import StorageUnavailable, TooManyRequests
+from xpay_auth.logs import log_event
 from xpay_auth.throttling.memory import MemoryStore
 from xpay_auth.throttling.policy import ThrottlePolicy, WindowRule, address_key
 from xpay_auth.throttling.redis_store import RedisStore
@@ -51,13 +56,18 @@ class Throttle:
         self.store = store
         self.policy = policy or ThrottlePolicy()
         self._blocked_until: dict[str, float] = {}
+        # Where API-key failures are counted while a shared store cannot be reached.
+        self._fallback = MemoryStore() if store.shared else None
+        self._degraded = False
 
     async def before_api_key(self, client_ip: str | None) -> None:
         """Refuse with 429 an address past its limit, before any lookup."""
         address = address_key(client_ip)
-        if self.store.shared:
+        if self._fallback is not None:
             until = self._blocked_until.get(address)
             left = until - time.monotonic() if until is not None else 0.0
+            # No round trip: the memory counters are those of a Redis outage, if any.
+            left = max(left, await self._fallback.address_block(address, self.policy))
         else:
             left = await self.store.address_block(address, self.policy)
         if left > 0:
@@ -65,7 +75,16 @@ class Throttle:
 
     async def api_key_failed(self, client_ip: str | None) -> None:
         address = address_key(client_ip)
-        left = await self.store.record_address_failure(address, self.policy)
+        try:
+            left = await self.store.record_address_failure(address, self.policy)
+        except StorageUnavailable as exc:
+            if self._fallback is None:
+                raise
+            # The key was wrong whatever Redis says: count it here and refuse it as usual.
+            self._note_degraded(exc)
+            await self._fallback.record_address_failure(address, self.policy)
+            return
+        self._note_recovered()
         self._remember_block(address, left)
 
     async def before_password(self, client_ip: str | None, username: str) -> PasswordAttempt:
@@ -85,6 +104,16 @@ class Throttle:
 
     async def close(self) -> None:
         await self.store.close()
+
+    def _note_degraded(self, exc: StorageUnavailable) -> None:
+        if not self._degraded:
+            self._degraded = True
+            log_event("throttle.degraded", level=logging.WARNING, reason=exc.detail)
+
+    def _note_recovered(self) -> None:
+        if self._degraded:
+            self._degraded = False
+            log_event("throttle.recovered")
 
     def _remember_block(self, address: str, left: float) -> None:
         if not self.store.shared or left <= 0:

@@ -21,6 +21,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support import Harness, running_app
+from xpay_auth import contract
+from xpay_auth.logs import RepeatLimiter
 from xpay_auth.settings import Argon2Profile, Settings
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.migrate import upgrade
@@ -286,3 +288,10 @@ def harness(settings: Settings) -> Iterator[Harness]:
     """The real app in-process, on a fresh database of the service backend."""
     with running_app(settings) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh_failure_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no server failure logged yet, so none of its lines is held back
+    as a repeat of another test's."""
+    monkeypatch.setattr(contract, "server_failures", RepeatLimiter(contract.REPEAT_LOG_INTERVAL))

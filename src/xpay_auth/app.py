@@ -31,6 +31,7 @@ from xpay_auth.http import (
     oauth_routes,
     verify_routes,
 )
+from xpay_auth.http.endpoint import as_error
 from xpay_auth.logs import configure_logging, log_event
 from xpay_auth.metrics import PUBLISH_SECONDS, Metrics
 from xpay_auth.runtime import open_runtime
@@ -57,9 +58,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    error = InternalError(detail=f"{type(exc).__name__}")
-    error.__cause__ = exc
-    return error_response(request_uuid(request.headers.get("uuid")), error, path=request.url.path)
+    """Whatever escaped a route, as the routes answer it: a storage failure is 503."""
+    rid = request_uuid(request.headers.get("uuid"))
+    return error_response(rid, as_error(rid, exc, path=request.url.path), path=request.url.path)
 
 
 def _as_asgi(endpoint: Any) -> ASGIApp:

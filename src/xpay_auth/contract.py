@@ -24,7 +24,7 @@ import orjson
 from starlette.responses import Response
 
 from xpay_auth.errors import BadRequest, UnsupportedMediaType, XpayAuthError
-from xpay_auth.logs import log_event
+from xpay_auth.logs import RepeatLimiter, log_event
 
 JSON_MEDIA_TYPE = "application/json"
 # Responses may carry tokens or account facts: no cache may keep them (RFC 6749 section 5.1).
@@ -62,11 +62,25 @@ def success_response(
     )
 
 
+# Server failures repeat by the thousand while a database is away: one line per kind of
+# failure (status, error, detail) every REPEAT_LOG_INTERVAL seconds, with the count held back.
+REPEAT_LOG_INTERVAL = 10.0
+server_failures = RepeatLimiter(REPEAT_LOG_INTERVAL)
+
+
 def log_failure(request_id: str, error: XpayAuthError, *, path: str, status: int) -> None:
-    """Log a failed call with its details under the error's tag; 5xx with the traceback."""
+    """Log a failed call with its details under the error's tag; 5xx with the traceback,
+    and an identical 5xx at most once per ``REPEAT_LOG_INTERVAL`` with the count held back."""
+    extra: dict[str, Any] = {}
+    if status >= 500:  # noqa: PLR2004
+        held = server_failures.admit((status, type(error).__name__, error.detail))
+        if held is None:
+            return
+        extra["repeated"] = held
     log_event(
         "request.failed",
         level=logging.ERROR if status >= 500 else logging.INFO,  # noqa: PLR2004
+        **extra,
         uuid=request_id,
         tag=error.tag,
         status=status,

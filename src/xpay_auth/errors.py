@@ -17,7 +17,7 @@ Clients see ``message`` and ``data``; ``detail`` goes to the log only, under the
     ├── UnsupportedMediaType           415
     ├── TooManyRequests                429, with Retry-After
     ├── InternalError                  500: anything unexpected; details never leave the log
-    └── StorageUnavailable             503
+    └── StorageUnavailable             503, with Retry-After
 """
 
 from __future__ import annotations
@@ -153,6 +153,16 @@ class InternalError(XpayAuthError):
     message = "internal error"
 
 
+# Seconds a client is asked to wait after a 503: long enough not to hammer a database that
+# is coming back, short enough for a restart or fail-over, which the pool survives by itself.
+STORAGE_RETRY_AFTER = 2
+
+
 class StorageUnavailable(XpayAuthError):
+    """503 with ``Retry-After`` (RFC 9110 section 10.2.3), for every storage failure."""
+
     status = 503
     message = "storage unavailable"
+
+    def __init__(self, data: Any = None, *, detail: str | None = None) -> None:
+        super().__init__(data, detail=detail, headers={"Retry-After": str(STORAGE_RETRY_AFTER)})

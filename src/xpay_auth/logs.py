@@ -10,6 +10,8 @@ import logging
 import re
 import sys
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
 LOGGER_NAME = "xpay_auth"
@@ -68,3 +70,39 @@ def log_event(
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class RepeatLimiter:
+    """At most one log line per kind of failure per ``interval`` seconds.
+
+    During an outage every request fails the same way; one line (with its traceback) per
+    interval says as much as thousands, and the count of the lines held back since is given
+    on the next line that is written. At most ``max_kinds`` kinds are remembered.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_kinds: int = 1024,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._max_kinds = max_kinds
+        # kind -> [moment of its last written line, lines held back since]
+        self._kinds: OrderedDict[Hashable, list[float]] = OrderedDict()
+
+    def admit(self, kind: Hashable) -> int | None:
+        """None to hold this line back; else the number held back since the last one."""
+        now = self._clock()
+        entry = self._kinds.get(kind)
+        if entry is not None and now - entry[0] < self.interval:
+            entry[1] += 1
+            return None
+        held = int(entry[1]) if entry is not None else 0
+        self._kinds[kind] = [now, 0]
+        self._kinds.move_to_end(kind)
+        while len(self._kinds) > self._max_kinds:
+            self._kinds.popitem(last=False)
+        return held

@@ -131,12 +131,12 @@ def as_error(rid: str, exc: Exception, *, path: str) -> XpayAuthError:
     error: XpayAuthError
     if isinstance(exc, XpayAuthError):
         error = exc
-    elif is_storage_failure(exc):
-        error = StorageUnavailable(detail=type(exc).__name__)
-        error.__cause__ = exc
     elif isinstance(exc, ClientDisconnect):
         log_event("request.disconnected", level=logging.INFO, uuid=rid, path=path)
         error = BadRequest(message="client disconnected")
+    elif is_storage_failure(exc):
+        error = StorageUnavailable(detail=type(exc).__name__)
+        error.__cause__ = exc
     else:
         error = InternalError(
             detail=hide_statement_parameters(f"{type(exc).__name__}: {exc}")[:500]

@@ -101,7 +101,9 @@ def _answer(error: XpayAuthError) -> tuple[int, str, str, dict[str, str]]:
         return 429, "temporarily_unavailable", error.client_message, error.headers
     if error.status >= 500:  # noqa: PLR2004
         code = "temporarily_unavailable" if error.status == 503 else "server_error"  # noqa: PLR2004
-        return error.status, code, error.client_message, {}
+        # A 503 keeps its Retry-After: every storage failure tells the client when to retry.
+        retry = error.headers if error.status == 503 else {}  # noqa: PLR2004
+        return error.status, code, error.client_message, retry
     # The body rules: 400 (a body not received in time), 413, 415.
     return error.status, InvalidRequest.code, error.client_message, error.headers
 

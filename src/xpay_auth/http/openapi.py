@@ -287,7 +287,10 @@ RESPONSES: dict[str, Schema] = {
         {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
     ),
     "InternalError": _error("Unexpected; the details are in the log under the tag."),
-    "StorageUnavailable": _error("The database does not answer."),
+    "StorageUnavailable": _error(
+        "The database does not answer; retry after Retry-After seconds.",
+        {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+    ),
 }
 
 _UUID_HEADER = {

@@ -160,7 +160,7 @@ def _token_operation(uuid_header: Schema) -> Schema:
             "415": _error("invalid_request: the body is not form-encoded."),
             "429": _error("temporarily_unavailable: too many failures from this address.", retry),
             "500": _error("server_error: unexpected; the details are logged under the tag."),
-            "503": _error("temporarily_unavailable: the database does not answer."),
+            "503": _error("temporarily_unavailable: the database does not answer.", retry),
         },
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 
 class Scope(StrEnum):
@@ -53,7 +54,7 @@ class ApiKey:
     def is_live(self, now_ms: int) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now_ms)
 
-    def status(self, now_ms: int) -> str:
+    def status(self, now_ms: int) -> Literal["active", "expired", "revoked"]:
         """``revoked``, ``expired`` or ``active``: the one definition every listing shows."""
         if self.revoked_at is not None:
             return "revoked"

@@ -15,18 +15,21 @@ from dataclasses import replace
 from starlette.routing import Route
 
 from xpay_auth.domain import Scope
-from xpay_auth.errors import InvalidField
-from xpay_auth.http import fields
-from xpay_auth.http.account_routes import ticket_field
+from xpay_auth.http.bodies import (
+    AdminKeyRevoke,
+    AdminSessionRevoke,
+    UserCreate,
+    UserSearch,
+    UserUpdate,
+)
 from xpay_auth.http.caller import Caller, authorized
 from xpay_auth.http.endpoint import Call, Reply, json_endpoint
 from xpay_auth.http.paging import page_data, page_request
+from xpay_auth.http.replies import OwnedApiKey, TicketRevoked, UserSessionsRevoked
 from xpay_auth.http.views import account_view, key_view
+from xpay_auth.http.wire import parse
 from xpay_auth.logs import now_ms
-from xpay_auth.security.password_policy import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from xpay_auth.services import accounts, administration, api_keys, lockout
-
-_MAX_USERNAME_TEXT = accounts.MAX_USERNAME_LENGTH + 64
 
 
 async def _operator(call: Call) -> Caller:
@@ -44,20 +47,15 @@ async def _reader(call: Call) -> Caller:
     return await authorized(call, scope=Scope.ADMIN_READ.value, also=(Scope.ADMIN.value,))
 
 
-def _username(call: Call) -> str:
-    return fields.required_text(call.body, "username", max_length=_MAX_USERNAME_TEXT)
-
-
 async def users_create_call(call: Call) -> Reply:
     """Create an account, with a password or without one (API keys only)."""
     caller = await _operator_in_person(call)
+    request = parse(UserCreate, call.body)
     account = await accounts.create_account(
         call.runtime,
-        _username(call),
-        scopes=fields.text_list(call.body, "scopes") or (Scope.USER.value,),
-        password=fields.text(
-            call.body, "password", max_length=MAX_PASSWORD_LENGTH * 4, required=False
-        ),
+        request.username,
+        scopes=request.scopes or (Scope.USER.value,),
+        password=request.password,
         ctx=caller.ctx,
     )
     return Reply("Account created", account_view(account))
@@ -66,11 +64,11 @@ async def users_create_call(call: Call) -> Reply:
 async def users_search_call(call: Call) -> Reply:
     """A page of accounts whose username contains ``query``, newest first."""
     await _reader(call)
-    request = page_request(call.body)
-    query = fields.text(call.body, "query", max_length=accounts.MAX_USERNAME_LENGTH, required=False)
+    body = parse(UserSearch, call.body)
+    request = page_request(body)
     page = await accounts.search_accounts(
         call.runtime,
-        query=(query or "").strip().lower() or None,
+        query=(body.query or "").strip().lower() or None,
         offset=request.offset,
         limit=request.limit,
     )
@@ -83,20 +81,17 @@ async def users_update_call(call: Call) -> Reply:
     """Change an account's scopes or disabled flag, or unlock its password login;
     disabling ends its sessions and keys."""
     caller = await _operator_in_person(call)
-    account = await accounts.require_account(call.runtime, _username(call))
-    disabled = fields.flag(call.body, "disabled") if call.body.get("disabled") is not None else None
-    unlock = call.body.get("unlockPassword") is not None and fields.flag(
-        call.body, "unlockPassword"
-    )
+    request = parse(UserUpdate, call.body)
+    account = await accounts.require_account(call.runtime, request.username)
     updated = await administration.update_account(
         call.runtime,
         account,
-        scopes=fields.text_list(call.body, "scopes"),
-        disabled=disabled,
+        scopes=request.scopes,
+        disabled=request.disabled,
         operator_id=caller.account.id,
         ctx=caller.ctx,
     )
-    if unlock:
+    if request.unlock_password:
         await lockout.unlock_password(call.runtime, updated, caller.ctx)
         updated = replace(updated, failed_password_attempts=0)
     return Reply("Account updated", account_view(updated))
@@ -105,29 +100,26 @@ async def users_update_call(call: Call) -> Reply:
 async def sessions_revoke_call(call: Call) -> Reply:
     """End one session by ``ticket``, or every session of ``username``."""
     caller = await _operator(call)
-    has_ticket = call.body.get("ticket") is not None
-    has_username = call.body.get("username") is not None
-    if has_ticket == has_username:
-        raise InvalidField("ticket", "give either ticket or username")
-    if has_ticket:
-        ticket = ticket_field(call)
-        await administration.revoke_any_session(call.runtime, ticket, caller.ctx)
-        return Reply("Session revoked", {"ticket": ticket, "revoked": True})
-    account = await accounts.require_account(call.runtime, _username(call))
+    request = parse(AdminSessionRevoke, call.body)
+    if request.ticket is not None:
+        await administration.revoke_any_session(call.runtime, request.ticket, caller.ctx)
+        revoked: TicketRevoked = {"ticket": request.ticket, "revoked": True}
+        return Reply("Session revoked", revoked)
+    # The model allows a missing ticket only with a username.
+    account = await accounts.require_account(call.runtime, request.username or "")
     await administration.revoke_all_sessions(call.runtime, account, caller.ctx)
-    return Reply("Sessions revoked", {"username": account.username, "revoked": True})
+    ended: UserSessionsRevoked = {"username": account.username, "revoked": True}
+    return Reply("Sessions revoked", ended)
 
 
 async def keys_revoke_call(call: Call) -> Reply:
     """Revoke any account's key: it and every session opened with it stop at once."""
     caller = await _operator(call)
-    key_id = fields.required_text(call.body, "id", max_length=64)
-    key = await api_keys.require_key(call.runtime, key_id)
+    key = await api_keys.require_key(call.runtime, parse(AdminKeyRevoke, call.body).id)
     await api_keys.revoke_key(call.runtime, key, caller.ctx)
     revoked = await api_keys.require_key(call.runtime, key.id)
-    return Reply(
-        "API key revoked", {**key_view(revoked, now_ms()), "accountId": revoked.account_id}
-    )
+    data: OwnedApiKey = {**key_view(revoked, now_ms()), "accountId": revoked.account_id}
+    return Reply("API key revoked", data)
 
 
 routes = [

@@ -6,15 +6,39 @@ Response data: ``{"items": [...], "page", "pageSize", "total", "hasNext"}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Generic, Protocol, TypeVar
 
-from xpay_auth.http import fields
+from pydantic import Field
+from typing_extensions import TypedDict
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
+
+PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE, description="from 1")]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="items a page")]
+Item = TypeVar("Item")
+
+
+class Paged(Protocol):
+    """A request body with paging fields."""
+
+    @property
+    def page(self) -> int: ...
+    @property
+    def page_size(self) -> int: ...
+
+
+class PageOf(TypedDict, Generic[Item]):
+    """One page of a search's answer."""
+
+    items: list[Item]
+    page: Annotated[int, Field(ge=1, le=MAX_PAGE)]
+    pageSize: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
+    total: Annotated[int, Field(ge=0)]
+    hasNext: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +55,11 @@ class PageRequest:
         return self.page_size
 
 
-def page_request(body: Mapping[str, Any]) -> PageRequest:
-    page = fields.integer(body, "page", minimum=1, maximum=MAX_PAGE, default=1)
-    size = fields.integer(
-        body, "pageSize", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-    )
-    # Both have defaults, so neither is None; the fallbacks only satisfy the types.
-    return PageRequest(page or 1, size or DEFAULT_PAGE_SIZE)
+def page_request(body: Paged) -> PageRequest:
+    return PageRequest(body.page, body.page_size)
 
 
-def page_data(request: PageRequest, items: Sequence[Any], total: int) -> dict[str, Any]:
+def page_data(request: PageRequest, items: Sequence[Item], total: int) -> PageOf[Item]:
     return {
         "items": list(items),
         "page": request.page,

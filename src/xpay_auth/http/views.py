@@ -5,15 +5,18 @@ No view ever holds a secret, a secret hash or a password hash.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from xpay_auth.http.replies import Account as AccountView
+from xpay_auth.http.replies import ApiKey as KeyView
+from xpay_auth.http.replies import SessionSummary
 from xpay_auth.security.api_keys import display_prefix
 
 if TYPE_CHECKING:
     from xpay_auth.domain import Account, ApiKey, Session
 
 
-def key_view(key: ApiKey, now: int) -> dict[str, Any]:
+def key_view(key: ApiKey, now: int) -> KeyView:
     in_grace = key.previous_expires_at is not None and key.previous_expires_at > now
     return {
         "id": key.id,
@@ -30,7 +33,7 @@ def key_view(key: ApiKey, now: int) -> dict[str, Any]:
     }
 
 
-def account_view(account: Account) -> dict[str, Any]:
+def account_view(account: Account) -> AccountView:
     return {
         "id": account.id,
         "username": account.username,
@@ -44,7 +47,7 @@ def account_view(account: Account) -> dict[str, Any]:
     }
 
 
-def session_view(session: Session, current_ticket: str) -> dict[str, Any]:
+def session_view(session: Session, current_ticket: str) -> SessionSummary:
     return {
         "ticket": session.ticket,
         "createdAt": session.created_at,

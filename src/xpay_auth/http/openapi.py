@@ -1,23 +1,28 @@
 """The service's OpenAPI 3.1 description, served at ``GET /openapi.json``.
 
-Built from the same limits the code enforces, so the description cannot drift from them.
-Every client call answers HTTP 200 for its business outcome, success or refusal alike (the
-platform's contract); other statuses are protocol failures, always in the error envelope.
+The client calls' bodies and success data come from their models (``http.calls``), the
+ones the routes validate with, so the description cannot drift from the code. Every client
+call answers HTTP 200 for its business outcome, success or refusal alike (the platform's
+contract); other statuses are protocol failures, always in the error envelope.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+
 from xpay_auth import __version__
-from xpay_auth.domain import KNOWN_SCOPES
 from xpay_auth.http import openapi_oauth
+from xpay_auth.http.calls import CALLS, CallDoc
 from xpay_auth.http.console_routes import CONSOLE_ASSETS
-from xpay_auth.http.paging import MAX_PAGE, MAX_PAGE_SIZE
 
 Schema = dict[str, Any]
+_REF = "#/components/schemas/{model}"
 
 _INTEGER_MS = {"type": "integer", "description": "milliseconds since the epoch"}
 _NULLABLE_MS = {"type": ["integer", "null"], "description": "milliseconds since the epoch"}
@@ -40,18 +45,6 @@ def _object(properties: dict[str, Schema], *, required: tuple[str, ...] | None =
     }
 
 
-def _page(item: Schema) -> Schema:
-    return _object(
-        {
-            "items": {"type": "array", "items": item},
-            "page": {"type": "integer", "minimum": 1},
-            "pageSize": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-            "total": {"type": "integer", "minimum": 0},
-            "hasNext": {"type": "boolean"},
-        }
-    )
-
-
 def _success(data: Schema) -> Schema:
     return {
         "type": "object",
@@ -68,18 +61,6 @@ def _success(data: Schema) -> Schema:
         "additionalProperties": False,
     }
 
-
-_PAGING = {
-    "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-    "pageSize": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20},
-}
-_USER = _object(
-    {
-        "username": {"type": "string"},
-        "scopes": _SCOPES,
-        "isAPI": {"type": "boolean"},
-    }
-)
 
 SCHEMAS: dict[str, Schema] = {
     "ErrorEnvelope": {
@@ -101,87 +82,6 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["error", "uuid"],
         "additionalProperties": False,
     },
-    "Login": _object(
-        {
-            "success": {"const": True},
-            "expiresAt": {**_INTEGER_MS, "description": "the token's exp times 1000"},
-            "user": _USER,
-            "ticket": _TICKET,
-            "access_token": {"type": "string", "description": "a JWS compact ES256 token"},
-        }
-    ),
-    "Session": _object(
-        {
-            "user": _USER,
-            "ticket": _TICKET,
-            "keyId": _NULLABLE_TEXT,
-            "issuedAt": _INTEGER_MS,
-            "expiresAt": _INTEGER_MS,
-        }
-    ),
-    "ApiKey": _object(
-        {
-            "id": {"type": "string"},
-            "name": {"type": "string"},
-            "prefix": {"type": "string"},
-            "scopes": _SCOPES,
-            "status": {"enum": ["active", "expired", "revoked"]},
-            "createdAt": _INTEGER_MS,
-            "expiresAt": _NULLABLE_MS,
-            "revokedAt": _NULLABLE_MS,
-            "lastUsedAt": _NULLABLE_MS,
-            "allowedCidrs": {"type": "array", "items": {"type": "string"}},
-            "previousSecretExpiresAt": _NULLABLE_MS,
-        }
-    ),
-    "IssuedApiKey": {
-        "allOf": [
-            _ref("ApiKey"),
-            _object(
-                {"secretKey": {"type": "string", "pattern": "^xpsk_", "description": "shown once"}}
-            ),
-        ]
-    },
-    "Account": _object(
-        {
-            "id": {"type": "string"},
-            "username": {"type": "string"},
-            "scopes": _SCOPES,
-            "disabled": {"type": "boolean"},
-            "hasPassword": {"type": "boolean"},
-            "failedPasswordAttempts": {"type": "integer", "minimum": 0},
-            "createdAt": _INTEGER_MS,
-        }
-    ),
-    "SessionSummary": _object(
-        {
-            "ticket": _TICKET,
-            "createdAt": _INTEGER_MS,
-            "expiresAt": _INTEGER_MS,
-            "isAPI": {"type": "boolean"},
-            "keyId": _NULLABLE_TEXT,
-            "scopes": _SCOPES,
-            "clientIp": _NULLABLE_TEXT,
-            "current": {"type": "boolean"},
-        }
-    ),
-    "AuditEvent": _object(
-        {
-            "id": {"type": "integer"},
-            "at": _INTEGER_MS,
-            "event": {"type": "string", "examples": ["login.failed"]},
-            "outcome": {"type": "string", "examples": ["ok", "refused", "invalid_request"]},
-            "username": _NULLABLE_TEXT,
-            "accountId": _NULLABLE_TEXT,
-            "keyId": _NULLABLE_TEXT,
-            "ticket": _NULLABLE_TEXT,
-            "clientIp": _NULLABLE_TEXT,
-            "requestUuid": _NULLABLE_TEXT,
-            "errorTag": _NULLABLE_TEXT,
-            "actor": _NULLABLE_TEXT,
-            "detail": {"type": ["object", "null"]},
-        }
-    ),
     "Identity": _object(
         {
             "username": {"type": "string"},
@@ -316,20 +216,8 @@ def _responses(*names: str) -> dict[str, Schema]:
     return {statuses[name]: {"$ref": f"#/components/responses/{name}"} for name in names}
 
 
-def _call(
-    summary: str,
-    *,
-    tag: str,
-    body: Schema,
-    data: Schema,
-    bearer: str | None = "any session",
-    body_required: bool = True,
-    throttled: bool = False,
-) -> Schema:
-    """A POST client call: JSON in, the envelope out, 200 for every business outcome.
-
-    ``bearer`` names the token the call needs (None: no token at all).
-    """
+def _call(call: CallDoc, body: Schema, data: Schema) -> Schema:
+    """A POST client call: JSON in, the envelope out, 200 for every business outcome."""
     failures = [
         "BadRequest",
         "PayloadTooLarge",
@@ -337,17 +225,17 @@ def _call(
         "InternalError",
         "StorageUnavailable",
     ]
-    if bearer is not None:
+    if call.bearer is not None:
         failures += ["Unauthorized", "Forbidden"]
-    if throttled:
+    if call.throttled:
         failures.append("TooManyRequests")
     operation: Schema = {
-        "summary": summary,
-        "tags": [tag],
+        "summary": call.summary,
+        "tags": [call.tag],
         "parameters": [_UUID_HEADER],
         "requestBody": {
-            "required": body_required,
-            "content": {"application/json": {"schema": {"type": "object", **body}}},
+            "required": call.body_required,
+            "content": {"application/json": {"schema": body}},
         },
         "responses": {
             "200": {
@@ -361,215 +249,43 @@ def _call(
             },
             **_responses(*failures),
         },
-        "security": [] if bearer is None else [{"bearer": []}],
+        "security": [] if call.bearer is None else [{"bearer": []}],
     }
-    if bearer is not None:
-        operation["description"] = f"Needs a bearer token: {bearer}."
+    if call.bearer is not None:
+        operation["description"] = f"Needs a bearer token: {call.bearer}."
     return {"post": operation}
+
+
+class SchemaGenerator(GenerateJsonSchema):
+    """Pydantic's JSON Schema, without a title on every field (the name says it)."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:  # noqa: ARG002
+        return False
+
+
+def model_schemas(calls: Sequence[CallDoc]) -> tuple[dict[str, Schema], Schema]:
+    """Each call's paths entry, and the component schemas its models need."""
+    mode: JsonSchemaMode = "validation"
+    inputs = [
+        item
+        for call in calls
+        for item in (
+            (("body", call.path), mode, TypeAdapter(call.body)),
+            (("data", call.path), mode, TypeAdapter(call.data)),
+        )
+    ]
+    refs, definitions = TypeAdapter.json_schemas(
+        inputs, ref_template=_REF, schema_generator=SchemaGenerator
+    )
+    paths = {
+        call.path: _call(call, refs[("body", call.path), mode], refs[("data", call.path), mode])
+        for call in calls
+    }
+    return paths, definitions.get("$defs", {})
 
 
 def _fields(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
     return {"properties": properties, "required": list(required)}
-
-
-_KEY_ID = {"type": "string", "maxLength": 64}
-_AUDIT_FILTERS = {
-    "event": {"type": "string", "maxLength": 40},
-    "outcome": {"type": "string", "maxLength": 20},
-    "username": {"type": "string", "maxLength": 320},
-    "accountId": {"type": "string", "maxLength": 32},
-    "keyId": {"type": "string", "maxLength": 32},
-    "requestUuid": {"type": "string", "maxLength": 36},
-    "since": {**_INTEGER_MS, "minimum": 0},
-    "until": {**_INTEGER_MS, "minimum": 0},
-}
-_DASHBOARD = "a dashboard session (a password login); an API-key token gets 403"
-_ADMIN = "scope tme_admin (an operator's dashboard session or API key)"
-_ADMIN_IN_PERSON = (
-    "scope tme_admin in a dashboard session (a password login); an API-key token gets 403"
-)
-_ADMIN_READ = "scope tme_admin_read or tme_admin"
-
-
-def _client_paths() -> dict[str, Schema]:
-    return {
-        "/client/authenticate": _call(
-            "Trade a username and an API key or password for an access token",
-            tag="client",
-            bearer=None,
-            throttled=True,
-            body=_fields(
-                {
-                    "username": {"type": "string", "description": "trimmed, case-insensitive"},
-                    "secretKey": {"type": "string", "description": "an API secret or a password"},
-                    "isAPI": {
-                        "type": ["boolean", "string"],
-                        "description": 'true/false, or the strings "true"/"false" in any case',
-                    },
-                },
-                ("username", "secretKey", "isAPI"),
-            ),
-            data=_ref("Login"),
-        ),
-        "/client/session": _call(
-            "Describe the session behind the bearer token",
-            tag="client",
-            body=_fields({}),
-            data=_ref("Session"),
-            body_required=False,
-        ),
-        "/client/logout": _call(
-            "Revoke the bearer token's session",
-            tag="client",
-            body=_fields({}),
-            data=_object({"ticket": _TICKET, "revoked": {"const": True}}),
-            body_required=False,
-        ),
-        "/client/keys/create": _call(
-            "Issue an API key for the caller's account; its secret is shown once",
-            tag="keys",
-            bearer=_DASHBOARD,
-            body=_fields(
-                {
-                    "name": {"type": "string", "maxLength": 100},
-                    "scopes": {
-                        "type": "array",
-                        "items": {"enum": sorted(KNOWN_SCOPES)},
-                        "maxItems": 32,
-                    },
-                    "expiresInDays": {"type": "integer", "minimum": 1, "maximum": 3650},
-                    "allowedCidrs": {"type": "array", "items": {"type": "string"}, "maxItems": 32},
-                },
-                ("name",),
-            ),
-            data=_ref("IssuedApiKey"),
-        ),
-        "/client/keys/search": _call(
-            "A page of the caller's API keys",
-            tag="keys",
-            bearer=_DASHBOARD,
-            body=_fields({**_PAGING, "sort": {"type": "string", "default": "-createdAt"}}),
-            data=_page(_ref("ApiKey")),
-            body_required=False,
-        ),
-        "/client/keys/revoke": _call(
-            "Revoke one of the caller's keys and its sessions",
-            tag="keys",
-            bearer=_DASHBOARD,
-            body=_fields({"id": _KEY_ID}, ("id",)),
-            data=_ref("ApiKey"),
-        ),
-        "/client/keys/rotate": _call(
-            "Give a key a new secret; the old one works for graceSeconds more",
-            tag="keys",
-            bearer=_DASHBOARD,
-            body=_fields(
-                {"id": _KEY_ID, "graceSeconds": {"type": "integer", "minimum": 0}}, ("id",)
-            ),
-            data=_ref("IssuedApiKey"),
-        ),
-        "/client/password/change": _call(
-            "Change the password; the account's other sessions end",
-            tag="account",
-            bearer=_DASHBOARD,
-            body=_fields(
-                {"currentPassword": {"type": "string"}, "newPassword": {"type": "string"}},
-                ("currentPassword", "newPassword"),
-            ),
-            data=_object(
-                {"changed": {"type": "boolean"}, "otherSessionsRevoked": {"type": "boolean"}}
-            ),
-        ),
-        "/client/sessions/search": _call(
-            "A page of the caller's live sessions",
-            tag="account",
-            bearer=_DASHBOARD,
-            body=_fields(_PAGING),
-            data=_page(_ref("SessionSummary")),
-            body_required=False,
-        ),
-        "/client/sessions/revoke": _call(
-            "End one of the caller's sessions",
-            tag="account",
-            bearer=_DASHBOARD,
-            body=_fields({"ticket": _TICKET}, ("ticket",)),
-            data=_object(
-                {"ticket": _TICKET, "revoked": {"type": "boolean"}, "current": {"type": "boolean"}}
-            ),
-        ),
-    }
-
-
-def _admin_paths() -> dict[str, Schema]:
-    username = {"type": "string", "maxLength": 384}
-    return {
-        "/admin/users/create": _call(
-            "Create an account",
-            tag="admin",
-            bearer=_ADMIN_IN_PERSON,
-            body=_fields(
-                {"username": username, "scopes": _SCOPES, "password": {"type": "string"}},
-                ("username",),
-            ),
-            data=_ref("Account"),
-        ),
-        "/admin/users/search": _call(
-            "A page of accounts whose username contains query",
-            tag="admin",
-            bearer=_ADMIN_READ,
-            body=_fields({**_PAGING, "query": {"type": "string", "maxLength": 320}}),
-            data=_page(_ref("Account")),
-            body_required=False,
-        ),
-        "/admin/users/update": _call(
-            "Change an account's scopes or disabled flag",
-            tag="admin",
-            bearer=_ADMIN_IN_PERSON,
-            body=_fields(
-                {
-                    "username": username,
-                    "scopes": _SCOPES,
-                    "disabled": {"type": ["boolean", "string"]},
-                    "unlockPassword": {
-                        "type": ["boolean", "string"],
-                        "description": "re-enable password login after the failure cap",
-                    },
-                },
-                ("username",),
-            ),
-            data=_ref("Account"),
-        ),
-        "/admin/sessions/revoke": _call(
-            "End one session by ticket, or every session of a username",
-            tag="admin",
-            bearer=_ADMIN,
-            body=_fields({"ticket": _TICKET, "username": username}),
-            data={
-                "type": "object",
-                "properties": {
-                    "ticket": _TICKET,
-                    "username": {"type": "string"},
-                    "revoked": {"const": True},
-                },
-                "required": ["revoked"],
-            },
-        ),
-        "/admin/keys/revoke": _call(
-            "Revoke any account's key",
-            tag="admin",
-            bearer=_ADMIN,
-            body=_fields({"id": _KEY_ID}, ("id",)),
-            data={"allOf": [_ref("ApiKey"), _object({"accountId": {"type": "string"}})]},
-        ),
-        "/admin/audit/search": _call(
-            "Search the audit trail, newest first",
-            tag="admin",
-            bearer=_ADMIN_READ,
-            body=_fields({**_PAGING, **_AUDIT_FILTERS}),
-            data=_page(_ref("AuditEvent")),
-            body_required=False,
-        ),
-    }
 
 
 def _get(summary: str, tag: str, content: dict[str, Schema], *failures: str) -> Schema:
@@ -742,10 +458,10 @@ def _console_paths() -> dict[str, Schema]:
     return {"/console": page, "/console/{asset}": asset}
 
 
-@functools.cache
-def openapi_document() -> bytes:
-    """The description as JSON bytes, built once per process."""
-    document = {
+def build_document(calls: Sequence[CallDoc] = CALLS) -> Schema:
+    """The description of this service, with ``calls`` as its client calls."""
+    call_paths, definitions = model_schemas(calls)
+    return {
         "openapi": "3.1.0",
         "info": {
             "title": "xpay-auth",
@@ -758,13 +474,12 @@ def openapi_document() -> bytes:
             ),
         },
         "paths": {
-            **_client_paths(),
-            **_admin_paths(),
+            **call_paths,
             **openapi_oauth.oauth_paths(_UUID_HEADER),
             **_platform_paths(),
         },
         "components": {
-            "schemas": {**SCHEMAS, **openapi_oauth.SCHEMAS},
+            "schemas": {**definitions, **SCHEMAS, **openapi_oauth.SCHEMAS},
             "responses": RESPONSES,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -772,4 +487,9 @@ def openapi_document() -> bytes:
             },
         },
     }
-    return json.dumps(document, separators=(",", ":")).encode()
+
+
+@functools.cache
+def openapi_document() -> bytes:
+    """The description as JSON bytes, built once per process."""
+    return json.dumps(build_document(), separators=(",", ":")).encode()

@@ -2,7 +2,9 @@
 
 Every operation of ``GET /openapi.json`` is called with generated valid and invalid input,
 with an operator's token: no answer may be a 5xx, and every answer must match the status
-codes, content types, headers and schemas the description declares.
+codes, content types, headers and schemas the description declares. A business refusal
+(HTTP 200 with ``error``) must moreover be one its call declares: ``invalid field`` naming
+a field of the call's own model, with the message naming the same field.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import jsonschema_rs
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -30,7 +33,8 @@ from tests.conftest import make_settings
 from tests.e2e.conftest import Server, server_env
 from tests.support import PASSWORD
 from xpay_auth.app import create_app
-from xpay_auth.http.openapi import openapi_document
+from xpay_auth.http.calls import CALLS
+from xpay_auth.http.openapi import openapi_document, refusal_schema
 from xpay_auth.runtime import open_runtime
 from xpay_auth.services import accounts, api_keys
 
@@ -38,8 +42,40 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from schemathesis import Case, CheckContext, Response
+
 OPERATOR = "ops@example.com"
+_REFUSALS = {call.path: jsonschema_rs.validator_for(refusal_schema(call)) for call in CALLS}
+
+
+class UndeclaredRefusal(AssertionError):
+    """A business refusal its call does not declare."""
+
+
+@schemathesis.check
+def business_refusals_match_their_declared_shape(
+    _ctx: CheckContext, response: Response, case: Case[Any]
+) -> bool | None:
+    """An HTTP 200 ``error`` answer is one of the refusals its call declares."""
+    validator = _REFUSALS.get(case.path)
+    if validator is None or response.status_code != 200:
+        return None
+    body = response.json()
+    if "error" not in body:
+        return None
+    errors = [error.message for error in validator.iter_errors(body)]
+    if errors:
+        raise UndeclaredRefusal(f"{case.path}: {body['error']} is not declared: {errors[:3]}")
+    error = body["error"]
+    if error["message"].startswith("invalid field: "):
+        named = error["message"].removeprefix("invalid field: ")
+        if named != error["data"]["field"]:
+            raise UndeclaredRefusal(f"{case.path}: message names {named}, data {error['data']}")
+    return True
+
+
 CHECKS = [
+    business_refusals_match_their_declared_shape,
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
@@ -122,3 +158,36 @@ def test_every_operation_keeps_its_description(case: Any, live: Live) -> None:
     # Logging out with the operator's token would end the session the other cases use.
     headers = {} if case.path == "/client/logout" else {"Authorization": f"Bearer {live.token}"}
     case.call_and_validate(base_url=live.server.base_url, headers=headers, checks=CHECKS)
+
+
+def test_refusals_outside_the_declaration_fail_the_check(live: Live) -> None:
+    """A real refusal passes the refusal check; the same naming another call's field fails."""
+    response = httpx.post(
+        f"{live.server.base_url}/client/keys/rotate",
+        json={"id": "k", "graceSeconds": -1},
+        headers={"Authorization": f"Bearer {live.token}"},
+        timeout=10,
+    )
+    body = response.json()
+    assert body["error"]["data"] == {
+        "field": "graceSeconds",
+        "reason": "must be between 0 and 604800",
+    }
+    validator = _REFUSALS["/client/keys/rotate"]
+    assert validator.is_valid(body)
+    drifted = {**body, "error": {**body["error"], "message": "invalid field: secretKey"}}
+    drifted["error"]["data"] = {"field": "secretKey", "reason": "is required"}
+    assert not validator.is_valid(drifted)
+    assert not validator.is_valid({**body, "error": {**body["error"], "data": None}})
+    assert _REFUSALS["/client/keys/revoke"].is_valid(
+        {
+            **body,
+            "error": {"message": "no such key", "data": {"id": "k"}, "tag": body["error"]["tag"]},
+        }
+    )
+    assert not _REFUSALS["/client/keys/create"].is_valid(
+        {
+            **body,
+            "error": {"message": "no such key", "data": {"id": "k"}, "tag": body["error"]["tag"]},
+        }
+    )

@@ -34,6 +34,9 @@ class CallDoc:
     data: Any  # the success data's type: a typed dict, or a page of one
     bearer: str | None = ANY  # the token the call needs; None: no token at all
     throttled: bool = False
+    # Business refusals beyond `invalid field`: "credentials", or what may be not found
+    # ("key", "session", "account").
+    refusals: tuple[str, ...] = ()
 
     @property
     def body_required(self) -> bool:
@@ -49,6 +52,7 @@ CALLS: tuple[CallDoc, ...] = (
         replies.Login,
         bearer=None,
         throttled=True,
+        refusals=("credentials",),
     ),
     CallDoc(
         "/client/session",
@@ -87,6 +91,7 @@ CALLS: tuple[CallDoc, ...] = (
         bodies.KeyRevoke,
         replies.ApiKey,
         bearer=DASHBOARD,
+        refusals=("key",),
     ),
     CallDoc(
         "/client/keys/rotate",
@@ -95,6 +100,7 @@ CALLS: tuple[CallDoc, ...] = (
         bodies.KeyRotate,
         replies.IssuedApiKey,
         bearer=DASHBOARD,
+        refusals=("key",),
     ),
     CallDoc(
         "/client/password/change",
@@ -120,6 +126,7 @@ CALLS: tuple[CallDoc, ...] = (
         bodies.OwnSessionRevoke,
         replies.SessionRevoked,
         bearer=DASHBOARD,
+        refusals=("session",),
     ),
     CallDoc(
         "/admin/users/create",
@@ -144,6 +151,7 @@ CALLS: tuple[CallDoc, ...] = (
         bodies.UserUpdate,
         replies.Account,
         bearer=ADMIN_IN_PERSON,
+        refusals=("account",),
     ),
     CallDoc(
         "/admin/sessions/revoke",
@@ -152,6 +160,7 @@ CALLS: tuple[CallDoc, ...] = (
         bodies.AdminSessionRevoke,
         replies.TicketRevoked | replies.UserSessionsRevoked,
         bearer=ADMIN,
+        refusals=("account",),
     ),
     CallDoc(
         "/admin/keys/revoke",
@@ -160,6 +169,7 @@ CALLS: tuple[CallDoc, ...] = (
         bodies.AdminKeyRevoke,
         replies.OwnedApiKey,
         bearer=ADMIN,
+        refusals=("key",),
     ),
     CallDoc(
         "/admin/audit/search",

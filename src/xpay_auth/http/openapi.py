@@ -216,6 +216,55 @@ def _responses(*names: str) -> dict[str, Schema]:
     return {statuses[name]: {"$ref": f"#/components/responses/{name}"} for name in names}
 
 
+def _error_shape(message: Schema, data: Schema) -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {"message": message, "data": data, "tag": _UUID},
+                "required": ["message", "data", "tag"],
+                "additionalProperties": False,
+            },
+            "uuid": _UUID,
+        },
+        "required": ["error", "uuid"],
+        "additionalProperties": False,
+    }
+
+
+_NOT_FOUND = {"key": "id", "session": "ticket", "account": "username"}
+
+
+def refusal_schema(call: CallDoc) -> Schema:
+    """The business refusals ``call`` may answer (HTTP 200): ``invalid field`` naming one
+    of its own fields, and the refusals it declares; nothing else."""
+    names = [field.alias or name for name, field in call.body.model_fields.items()]
+    shapes = []
+    if names:
+        shapes.append(
+            _error_shape(
+                {"enum": [f"invalid field: {name}" for name in names]},
+                _object({"field": {"enum": names}, "reason": {"type": "string", "minLength": 1}})
+                | {"additionalProperties": False},
+            )
+        )
+    for refusal in call.refusals:
+        if refusal == "credentials":
+            shapes.append(
+                _error_shape({"const": "invalid credentials"}, {"const": {"invalid": True}})
+            )
+        else:
+            key = _NOT_FOUND[refusal]
+            shapes.append(
+                _error_shape(
+                    {"const": f"no such {refusal}"},
+                    _object({key: {"type": "string"}}) | {"additionalProperties": False},
+                )
+            )
+    return {"oneOf": shapes} if shapes else {"not": {}}
+
+
 def _call(call: CallDoc, body: Schema, data: Schema) -> Schema:
     """A POST client call: JSON in, the envelope out, 200 for every business outcome."""
     failures = [
@@ -243,7 +292,7 @@ def _call(call: CallDoc, body: Schema, data: Schema) -> Schema:
                 "headers": _NO_STORE,
                 "content": {
                     "application/json": {
-                        "schema": {"anyOf": [_success(data), _ref("ErrorEnvelope")]}
+                        "schema": {"anyOf": [_success(data), refusal_schema(call)]}
                     }
                 },
             },

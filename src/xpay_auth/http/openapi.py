@@ -20,6 +20,7 @@ from xpay_auth import __version__
 from xpay_auth.http import openapi_oauth
 from xpay_auth.http.calls import CALLS, CallDoc
 from xpay_auth.http.console_routes import CONSOLE_ASSETS
+from xpay_auth.http.docs_routes import DOCS_ASSETS
 
 Schema = dict[str, Any]
 _REF = "#/components/schemas/{model}"
@@ -476,6 +477,7 @@ def _platform_paths() -> dict[str, Schema]:
             {"application/json": {"schema": {"type": "object"}}},
         ),
         **_console_paths(),
+        **_docs_paths(),
     }
 
 
@@ -505,6 +507,34 @@ def _console_paths() -> dict[str, Schema]:
     )
     asset["get"]["responses"]["404"] = _error("No such asset.")
     return {"/console": page, "/console/{asset}": asset}
+
+
+def _docs_paths() -> dict[str, Schema]:
+    """The API reference page and its assets, for people, under a strict CSP."""
+    page = _get(
+        "This description rendered by Swagger UI",
+        "docs",
+        {"text/html": {"schema": {"type": "string"}}},
+    )
+    asset = _get(
+        "A script, stylesheet or icon of the reference page",
+        "docs",
+        {
+            "text/javascript": {"schema": {"type": "string"}},
+            "text/css": {"schema": {"type": "string"}},
+            "image/png": {"schema": {"type": "string"}},
+        },
+    )
+    asset["get"]["parameters"].append(
+        {
+            "name": "asset",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": list(DOCS_ASSETS)},
+        }
+    )
+    asset["get"]["responses"]["404"] = _error("No such asset.")
+    return {"/docs": page, "/docs/{asset}": asset}
 
 
 def build_document(calls: Sequence[CallDoc] = CALLS) -> Schema:

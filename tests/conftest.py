@@ -267,7 +267,6 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "secret_key": secrets.token_urlsafe(48),
         "argon2_profile": Argon2Profile.TESTING,
-        "flush_interval": 0.05,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -18,5 +18,5 @@ if TYPE_CHECKING:
 async def open_database(database_url: str) -> AsyncIterator[Database]:
     """The repositories of a migrated database, as a runtime builds them; closed on exit."""
     settings = make_settings(database_url)
-    async with open_runtime(settings, background=False, ensure_signing_key=False) as runtime:
+    async with open_runtime(settings, ensure_signing_key=False) as runtime:
         yield runtime.database

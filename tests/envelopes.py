@@ -102,8 +102,7 @@ def expired_token(harness: Harness, account_id: str, username: str, scopes: tupl
 
 
 def audit_events(harness: Harness, event: str) -> list[AuditEntry]:
-    """The recorded events named ``event``, newest first, after flushing the writer."""
-    harness.flush()
+    """The recorded events named ``event``, newest first."""
     entries, _ = harness.run(lambda runtime: audit.search(runtime, AuditQuery(event=event)))
     return entries
 

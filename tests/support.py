@@ -37,10 +37,6 @@ class Harness:
         assert portal is not None
         return portal.call(action, self.runtime)
 
-    def flush(self) -> None:
-        """Write what the background writer holds (sessions, key use, audit)."""
-        self.run(lambda runtime: runtime.writer.flush())
-
     def create_user(
         self,
         username: str,
@@ -91,7 +87,7 @@ class Harness:
 
 
 def session_record(ticket: str, account_id: str, *, created_at: int, expires_at: int) -> Session:
-    """A dashboard session row as the background writer would store it."""
+    """A dashboard session row as a login stores it."""
     return Session(
         ticket=ticket,
         account_id=account_id,

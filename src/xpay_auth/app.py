@@ -126,7 +126,7 @@ def create_app(settings: Settings) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 runtime.metrics.publish()
-                log_event("server.stopping", pending_writes=runtime.writer.pending)
+                log_event("server.stopping", pending_commits=runtime.committer.pending)
 
     return XpayApp(
         routes=[

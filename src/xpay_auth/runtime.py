@@ -17,9 +17,10 @@ from xpay_auth.security.signing_keys import KeyWrapper
 from xpay_auth.security.token_cache import VerifiedTokenCache
 from xpay_auth.security.tokens import TokenIssuer, TokenVerifier
 from xpay_auth.services.audit import AuditTrail
+from xpay_auth.services.committer import Committer
 from xpay_auth.services.keyring import Keyring
-from xpay_auth.services.writer import BackgroundWriter
 from xpay_auth.settings import Settings
+from xpay_auth.storage.batch import create_batch_store
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.file_modes import check_secret_files
 from xpay_auth.storage.reader import create_reader
@@ -36,7 +37,7 @@ class Runtime:
     key_hasher: KeyHasher
     issuer: TokenIssuer
     verifier: TokenVerifier
-    writer: BackgroundWriter
+    committer: Committer
     audit: AuditTrail
     metrics: Metrics
     throttle: Throttle
@@ -44,20 +45,22 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, background: bool = True, ensure_signing_key: bool = True
+    settings: Settings, *, ensure_signing_key: bool = True
 ) -> AsyncIterator[Runtime]:
-    """Open the database and keys; on exit, flush pending writes and close the pool.
+    """Open the database and keys; on exit, finish the commits in progress and close.
 
-    ``background`` starts the periodic writer (servers); the CLI flushes on exit instead.
+    Servers and the CLI alike: every write is committed before the call that made it returns.
     """
     check_secret_files(settings)
     server_secret = settings.server_secret()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     database = Database(engine, create_reader(settings.database_url))
     keyring = Keyring(
         database.signing_keys, KeyWrapper(server_secret), settings.signing_key_refresh
     )
-    writer = BackgroundWriter(database, settings.flush_interval)
+    committer = Committer(
+        create_batch_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    )
     throttle = build_throttle(settings)
     try:
         created_kid = await keyring.ensure_current() if ensure_signing_key else None
@@ -74,19 +77,19 @@ async def open_runtime(
                 settings.audience,
                 cache=VerifiedTokenCache(settings.token_cache_size),
             ),
-            writer=writer,
-            audit=AuditTrail(writer),
+            committer=committer,
+            audit=AuditTrail(committer),
             metrics=Metrics(),
             throttle=throttle,
         )
         if created_kid is not None:
-            runtime.audit.record("signing_key.created", "ok", None, detail={"kid": created_kid})
-        if background:
-            writer.start()
+            await runtime.audit.record(
+                "signing_key.created", "ok", None, detail={"kid": created_kid}
+            )
         try:
             yield runtime
         finally:
-            await writer.close()
+            await committer.close()
     finally:
         await throttle.close()
         await database.dispose()

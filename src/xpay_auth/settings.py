@@ -38,6 +38,18 @@ class Argon2Profile(StrEnum):
     TESTING = "testing"  # cheapest; refused in production
 
 
+class SqliteSynchronous(StrEnum):
+    """SQLite's ``PRAGMA synchronous`` for every connection of the service."""
+
+    NORMAL = "normal"
+    FULL = "full"
+
+    @classmethod
+    def _missing_(cls, value: object) -> SqliteSynchronous | None:
+        # The pragma's own spelling (NORMAL, FULL) is taken as well.
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
+
+
 class SettingsError(ValueError):
     """Settings that cannot run; the message says how to fix them."""
 
@@ -74,8 +86,9 @@ class Settings(BaseSettings):
     # and passes the other through from the client, so both can never be trusted at once.
     proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     log_level: str = "INFO"
-    # How often the background writer flushes sessions, key usage and audit events.
-    flush_interval: float = Field(default=0.2, gt=0, le=10)
+    # SQLite's sync at each commit: NORMAL survives a crash of the process, FULL also a
+    # power loss (docs/operations.md, "Durability").
+    sqlite_synchronous: SqliteSynchronous = SqliteSynchronous.NORMAL
     # How often a worker re-reads the signing keys, so that a rotation reaches every node.
     signing_key_refresh: float = Field(default=10.0, gt=0, le=3600)
     # Verified tokens kept per worker, so a repeat presentation skips the signature check

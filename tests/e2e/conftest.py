@@ -159,7 +159,6 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
             "XPAY_AUTH_DATABASE_URL": database_url,
             "XPAY_AUTH_SECRET_KEY": secrets.token_urlsafe(48),
             "XPAY_AUTH_ARGON2_PROFILE": "testing",
-            "XPAY_AUTH_FLUSH_INTERVAL": "0.05",
         }
     )
     env.update(overrides)
@@ -191,6 +190,24 @@ def server_factory(database_url: str, tmp_path: Path) -> Iterator[ServerFactory]
 def server(server_factory: ServerFactory) -> Server:
     """One real server process on a fresh database of the service backend."""
     return server_factory()
+
+
+# Figures a test measured (how many acknowledged logins it checked, ...), printed at the
+# end of the run whatever the capture mode, so that CI's output shows them.
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    """Keep a line for the run's closing summary, named after the test that made it."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("measured")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -107,7 +107,7 @@ def mint_token(
     )
 
     async def mint() -> str:
-        async with open_runtime(settings, background=False, ensure_signing_key=False) as runtime:
+        async with open_runtime(settings, ensure_signing_key=False) as runtime:
             await runtime.keyring.load()
             issuer = TokenIssuer(
                 runtime.keyring.current, settings.issuer, audience or settings.audience

@@ -97,7 +97,7 @@ class Direct:
 
     def run(self, action: Callable[[Runtime], Awaitable[T]]) -> T:
         async def main() -> T:
-            async with open_runtime(self.settings, background=False) as runtime:
+            async with open_runtime(self.settings) as runtime:
                 return await action(runtime)
 
         return asyncio.run(main())

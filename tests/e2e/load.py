@@ -6,6 +6,7 @@ answer is kept by kind, so a test can check that what was acknowledged was recor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -45,6 +46,10 @@ class LoadResult:
             elif response.status_code == 503 and "retry-after" not in response.headers:
                 self.retry_after_missing += 1
 
+    def answered(self) -> int:
+        with self.lock:
+            return len(self.tickets)
+
     def failed(self, started: float, elapsed: float, exc: Exception) -> None:
         with self.lock:
             self.transport_errors[type(exc).__name__] += 1
@@ -60,9 +65,13 @@ def login_load(
     clients: int = CLIENTS,
     timeout: float = 10.0,
     stop: threading.Event | None = None,
+    result: LoadResult | None = None,
 ) -> LoadResult:
-    """``clients`` threads logging in with ``body`` for ``seconds`` (or until ``stop``)."""
-    result = LoadResult()
+    """``clients`` threads logging in with ``body`` for ``seconds`` (or until ``stop``).
+
+    Answers are added to ``result`` as they come, so another thread can watch it.
+    """
+    result = result if result is not None else LoadResult()
     stop = stop or threading.Event()
     deadline = time.monotonic() + seconds
 
@@ -113,8 +122,6 @@ def kill_tree(pid: int) -> int:
     # The supervisor first, so that it cannot start a worker in place of a killed one.
     victims = [pid, *descendants(pid)]
     for victim in victims:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return len(victims)

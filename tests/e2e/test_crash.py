@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.e2e.conftest import Server
-from tests.e2e.helpers import Direct, success
-from tests.e2e.load import kill_tree, login_load
+from tests.e2e.helpers import Direct, success, wait_until
+from tests.e2e.load import LoadResult, kill_tree, login_load
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tests.e2e.conftest import ServerFactory
 
 pytestmark = pytest.mark.slow
@@ -40,7 +42,7 @@ def listed_tickets(server: Server, token: str) -> set[str]:
 
 
 def test_kill_9_of_every_worker_under_load_loses_no_acknowledged_login(
-    server_factory: ServerFactory, capsys: pytest.CaptureFixture[str]
+    server_factory: ServerFactory, database_url: str, report: Callable[[str], None]
 ) -> None:
     """Every ticket answered before SIGKILL is listed, and audited, after a restart."""
     server = server_factory(workers=2)
@@ -49,13 +51,15 @@ def test_kill_9_of_every_worker_under_load_loses_no_acknowledged_login(
     body: dict[str, Any] = {"username": OWNER, "secretKey": secret, "isAPI": True}
 
     stop = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def load() -> None:
-        outcome["result"] = login_load(server.base_url, body, seconds=30, stop=stop)
-
-    clients = threading.Thread(target=load)
+    result = LoadResult()
+    clients = threading.Thread(
+        target=login_load,
+        args=(server.base_url, body),
+        kwargs={"seconds": 60, "stop": stop, "result": result},
+    )
     clients.start()
+    # The load is timed from its first answer: a busy machine may take a while to start.
+    wait_until(lambda: result.answered() > 0, timeout=30, every=0.01)
     time.sleep(LOAD_SECONDS)
     assert server.process is not None
     killed = kill_tree(server.process.pid)
@@ -63,8 +67,8 @@ def test_kill_9_of_every_worker_under_load_loses_no_acknowledged_login(
     time.sleep(0.2)
     stop.set()
     clients.join(timeout=30)
-    acknowledged = set(outcome["result"].tickets)
-    assert len(acknowledged) > 100, (outcome["result"].statuses, outcome["result"].transport_errors)
+    acknowledged = set(result.tickets)
+    assert len(acknowledged) > 20, (result.statuses, result.transport_errors)
 
     server.start()
     # Listing sessions takes a dashboard session: a password login.
@@ -73,11 +77,9 @@ def test_kill_9_of_every_worker_under_load_loses_no_acknowledged_login(
     audited = Direct(server).audited_tickets("login.succeeded")
     unlisted = acknowledged - listed
     unaudited = acknowledged - audited
-    with capsys.disabled():
-        print(
-            f"\nkill -9 ({killed} processes) after {LOAD_SECONDS} s: "
-            f"{len(acknowledged)} acknowledged logins checked, "
-            f"{len(unlisted)} missing from the session list, "
-            f"{len(unaudited)} without login.succeeded"
-        )
+    report(
+        f"kill -9 on {database_url.split(':', 1)[0]} ({killed} processes, {LOAD_SECONDS} s of "
+        f"load): {len(acknowledged)} acknowledged logins checked, {len(unlisted)} missing "
+        f"from the session list, {len(unaudited)} without login.succeeded"
+    )
     assert (len(unlisted), len(unaudited)) == (0, 0)

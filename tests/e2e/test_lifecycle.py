@@ -92,8 +92,7 @@ async def _burst(base_url: str, body: dict[str, Any], count: int) -> list[httpx.
 
 def test_concurrent_logins_succeed_and_survive_a_clean_stop(server_factory: ServerFactory) -> None:
     """200 concurrent logins on two workers all succeed, and SIGTERM loses none of their writes."""
-    # Writes are held for the whole burst, so only the shutdown flush can store them.
-    server = server_factory(workers=2, XPAY_AUTH_FLUSH_INTERVAL="10")
+    server = server_factory(workers=2)
     direct = Direct(server)
     [(_, secret)] = direct.create_user("burst@example.com", keys=1)
     body = credentials("burst@example.com", secret, "true")

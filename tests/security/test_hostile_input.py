@@ -44,7 +44,6 @@ def assert_envelope_error(response: Any, status: int, message: str | None = None
 
 
 def state(harness: Harness) -> dict[str, int]:
-    harness.flush()
     return harness.run(lambda runtime: table_counts(runtime.database.engine))
 
 

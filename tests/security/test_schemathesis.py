@@ -91,7 +91,7 @@ class Live:
 
 
 async def _prepare(url: str, secret: str) -> None:
-    async with open_runtime(make_settings(url, secret_key=secret), background=False) as runtime:
+    async with open_runtime(make_settings(url, secret_key=secret)) as runtime:
         operator = await accounts.create_account(
             runtime, OPERATOR, scopes=("tme_admin", "tme_user"), password=PASSWORD
         )

@@ -347,7 +347,6 @@ def test_an_operator_unlocks_password_login_over_the_admin_call(database_url: st
         answer = harness.post("/admin/users/update", update, token=admin).json()
         assert answer["success"]["data"]["failedPasswordAttempts"] == 0
         harness.token_for_password("pat@example.com")
-        harness.flush()
         rows = harness.run(
             lambda rt: rt.database.audit.search(
                 filters={"event": "account.unlocked"}, since=None, until=None, offset=0, limit=10

@@ -17,7 +17,6 @@ def test_a_pasted_api_secret_is_redacted_from_the_trail(harness: Harness) -> Non
         "/client/authenticate", {"username": secret, "secretKey": secret, "isAPI": True}
     )
     assert response.json()["error"]["message"] == "invalid credentials"
-    harness.flush()
 
     async def failed(runtime: Runtime) -> list[dict[str, Any]]:
         page = await runtime.database.audit.search(

@@ -163,7 +163,6 @@ def test_search_shows_last_use_and_only_the_callers_keys(harness: Harness, owner
     assert item["lastUsedAt"] is None
     before = int(time.time() * 1000)
     harness.login(USER, str(data["secretKey"]))
-    harness.flush()
     listing = success(harness.post("/client/keys/search", {}, token=owner))
     assert listing["total"] == 1
     assert listing["items"][0]["lastUsedAt"] >= before

@@ -54,7 +54,7 @@ def with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
             raise click.ClickException(
                 "the database schema is not up to date: run `xpay-auth db upgrade` first"
             )
-        async with open_runtime(settings, background=False) as runtime:
+        async with open_runtime(settings) as runtime:
             return await action(runtime)
 
     return run(main())

@@ -134,7 +134,7 @@ def rotate() -> None:
     async def action(runtime: Runtime) -> None:
         publish_for = (max(runtime.settings.token_ttl, MAX_TOKEN_TTL) + DEFAULT_LEEWAY) * 1000
         kid, retired = await runtime.keyring.rotate(publish_for)
-        runtime.audit.record(
+        await runtime.audit.record(
             "signing_key.rotated", "ok", None, detail={"kid": kid, "retired": retired}
         )
         click.echo(f"now signing with {kid}; retired {', '.join(retired) or 'none'}")

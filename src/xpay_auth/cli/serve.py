@@ -51,7 +51,7 @@ async def _prepare(settings: Settings, *, demo: bool, host: str, port: int) -> s
     # Before the migration opens the database, so that an exposed file stops the start.
     check_secret_files(settings)
     await _upgrade(settings)
-    async with open_runtime(settings, background=False) as runtime:
+    async with open_runtime(settings) as runtime:
         if not demo:
             return None
         page = await accounts.search_accounts(runtime, limit=1)

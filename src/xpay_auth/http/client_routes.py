@@ -22,7 +22,7 @@ async def authenticate_call(call: Call) -> Reply:
     except InvalidField as refused:
         # A malformed attempt is still an attempt: the audit trail keeps it.
         typed = body.get("username")
-        call.runtime.audit.record(
+        await call.runtime.audit.record(
             "login.failed",
             "invalid_request",
             call.ctx,

@@ -189,7 +189,8 @@ RESPONSES: dict[str, Schema] = {
     ),
     "InternalError": _error("Unexpected; the details are in the log under the tag."),
     "StorageUnavailable": _error(
-        "The database does not answer; retry after Retry-After seconds.",
+        "The database does not answer; nothing of the call was done or recorded; retry after "
+        "Retry-After seconds.",
         {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
     ),
 }

@@ -73,7 +73,9 @@ async def create_account(
         await runtime.database.accounts.create(account)
     except AlreadyExists as exc:
         raise InvalidField("username", "is taken") from exc
-    runtime.audit.record("account.created", "ok", ctx, username=username, account_id=account.id)
+    await runtime.audit.record(
+        "account.created", "ok", ctx, username=username, account_id=account.id
+    )
     log_event("account.created", account_id=account.id)
     return account
 
@@ -102,5 +104,5 @@ async def set_disabled(
         for key_id in await runtime.database.api_keys.revoke_all_of_account(account.id, now):
             await revoke_key_sessions(runtime, key_id)
     event = "account.disabled" if disabled else "account.enabled"
-    runtime.audit.record(event, "ok", ctx, username=account.username, account_id=account.id)
+    await runtime.audit.record(event, "ok", ctx, username=account.username, account_id=account.id)
     log_event(event, account_id=account.id)

@@ -58,7 +58,7 @@ async def _set_scopes(
     # Keys need nothing: a key login grants only scopes the account still has.
     if removed:
         await revoke_account_sessions(runtime, account.id)
-    runtime.audit.record(
+    await runtime.audit.record(
         "account.updated",
         "ok",
         ctx,
@@ -72,7 +72,7 @@ async def _set_scopes(
 async def revoke_all_sessions(runtime: Runtime, account: Account, ctx: RequestContext) -> None:
     """End every session of the account; its API keys still authenticate afterwards."""
     await revoke_account_sessions(runtime, account.id)
-    runtime.audit.record(
+    await runtime.audit.record(
         "account.sessions_revoked", "ok", ctx, username=account.username, account_id=account.id
     )
 
@@ -81,7 +81,7 @@ async def revoke_any_session(runtime: Runtime, ticket: str, ctx: RequestContext)
     """End one session by ticket, stored yet or not (revocations match tokens, not rows)."""
     session = await runtime.database.sessions.by_ticket(ticket)
     await revoke_ticket(runtime, ticket)
-    runtime.audit.record(
+    await runtime.audit.record(
         "session.revoked",
         "ok",
         ctx,

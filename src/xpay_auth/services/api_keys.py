@@ -85,7 +85,7 @@ async def create_key(
         allowed_cidrs=check_cidrs(allowed_cidrs),
     )
     await runtime.database.api_keys.create(key)
-    runtime.audit.record(
+    await runtime.audit.record(
         "key.created", "ok", ctx, username=account.username, account_id=account.id, key_id=key.id
     )
     log_event("key.created", key_id=key.id, account_id=account.id)
@@ -119,7 +119,7 @@ async def revoke_key(runtime: Runtime, key: ApiKey, ctx: RequestContext | None =
     """Stop the key and every session opened with it, at once; False if already revoked."""
     changed = await runtime.database.api_keys.revoke(key.id, now_ms())
     await revoke_key_sessions(runtime, key.id)
-    runtime.audit.record("key.revoked", "ok", ctx, account_id=key.account_id, key_id=key.id)
+    await runtime.audit.record("key.revoked", "ok", ctx, account_id=key.account_id, key_id=key.id)
     log_event("key.revoked", key_id=key.id)
     return changed
 
@@ -147,7 +147,7 @@ async def rotate_key(
     )
     if not rotated:
         raise InvalidField("id", "the key was rotated concurrently; try again")
-    runtime.audit.record(
+    await runtime.audit.record(
         "key.rotated",
         "ok",
         ctx,

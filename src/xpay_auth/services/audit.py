@@ -1,8 +1,9 @@
 """The audit trail: every authentication attempt and every change, recorded in the database.
 
-Events go through the background writer, so recording never slows a response, and are
-flushed on a clean shutdown. Nothing secret is ever passed here: usernames as typed, ids,
-addresses, the request ``uuid`` and the error ``tag``.
+Events go through the group committer: :meth:`AuditTrail.record` returns once its row is
+committed, so a call is answered only after its audit event is written. Nothing secret is
+ever passed here: usernames as typed, ids, addresses, the request ``uuid`` and the error
+``tag``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from xpay_auth.logs import now_ms
 
 if TYPE_CHECKING:
     from xpay_auth.runtime import Runtime
+    from xpay_auth.services.committer import Committer
     from xpay_auth.services.context import RequestContext
-    from xpay_auth.services.writer import BackgroundWriter
     from xpay_auth.storage.repositories import Page
 
 MAX_USERNAME_LENGTH = 320
@@ -58,10 +59,10 @@ def _clean(value: str | None, limit: int) -> str | None:
 
 
 class AuditTrail:
-    def __init__(self, writer: BackgroundWriter) -> None:
-        self._writer = writer
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
 
-    def record(
+    async def record(
         self,
         event: str,
         outcome: str,
@@ -74,6 +75,34 @@ class AuditTrail:
         error_tag: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
+        """Write one event; return once it is committed (503 when it could not be)."""
+        row = self.row(
+            event,
+            outcome,
+            ctx,
+            username=username,
+            account_id=account_id,
+            key_id=key_id,
+            ticket=ticket,
+            error_tag=error_tag,
+            detail=detail,
+        )
+        await self._committer.commit(audit=[row])
+
+    def row(
+        self,
+        event: str,
+        outcome: str,
+        ctx: RequestContext | None,
+        *,
+        username: str | None = None,
+        account_id: str | None = None,
+        key_id: str | None = None,
+        ticket: str | None = None,
+        error_tag: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The ``audit_events`` row of an event, for a commit that also writes other rows."""
         texts = {
             "event": event,
             "outcome": outcome,
@@ -90,7 +119,7 @@ class AuditTrail:
         row["at"] = now_ms()
         # ASCII JSON: any control or surrogate in the detail arrives escaped.
         row["detail"] = json.dumps(detail, separators=(",", ":")) if detail else None
-        self._writer.audit(row)
+        return row
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +205,7 @@ def _entry(row: dict[str, Any]) -> AuditEntry:
 async def search(
     runtime: Runtime, query: AuditQuery, *, offset: int = 0, limit: int = 100
 ) -> tuple[list[AuditEntry], int]:
-    """Matching events, newest first, and how many match in all.
-
-    Events still waiting in the background writer are not in the table yet; they appear
-    within ``flush_interval``.
-    """
+    """Matching events, newest first, and how many match in all."""
     page: Page[dict[str, Any]] = await runtime.database.audit.search(
         filters=query.filters(),
         since=query.since,

@@ -172,7 +172,7 @@ async def _check_password(
     ):
         if account is not None and failures == runtime.settings.password_max_failures:
             # This failure reached the cap: password login stays off until a reset.
-            runtime.audit.record(
+            await runtime.audit.record(
                 "account.password_disabled",
                 "locked",
                 ctx,
@@ -188,7 +188,7 @@ async def _check_password(
         changes["password_hash"] = await anyio.to_thread.run_sync(runtime.passwords.hash, password)
     await runtime.database.accounts.update(account.id, now_ms, **changes)
     if "password_hash" in changes:
-        runtime.audit.record(
+        await runtime.audit.record(
             "account.password_rehashed", "ok", ctx, username=account.username, account_id=account.id
         )
     return account
@@ -258,7 +258,7 @@ async def authenticate(
         refused = _as_refusal(failed)
         event, outcome = _outcome(refused)
         parsed = api_keys.parse(credentials.secret)
-        runtime.audit.record(
+        await runtime.audit.record(
             event,
             outcome,
             ctx,
@@ -286,22 +286,18 @@ async def authenticate(
         issued_at=issued_at,
         expires_at=expires_at,
     )
-    runtime.writer.add_session(
-        Session(
-            ticket=ticket,
-            account_id=account.id,
-            api_key_id=key.id if key else None,
-            is_api=key is not None,
-            scopes=scopes,
-            created_at=now_ms,
-            expires_at=expires_at * 1000,
-            client_ip=ctx.client_ip,
-            issued_at=issued_at,
-        )
+    session = Session(
+        ticket=ticket,
+        account_id=account.id,
+        api_key_id=key.id if key else None,
+        is_api=key is not None,
+        scopes=scopes,
+        created_at=now_ms,
+        expires_at=expires_at * 1000,
+        client_ip=ctx.client_ip,
+        issued_at=issued_at,
     )
-    if key is not None:
-        runtime.writer.key_used(key.id, now_ms)
-    runtime.audit.record(
+    succeeded = runtime.audit.row(
         "login.succeeded",
         "ok",
         ctx,
@@ -310,6 +306,13 @@ async def authenticate(
         key_id=key.id if key else None,
         ticket=ticket,
         detail={"isAPI": credentials.is_api, **grant_detail},
+    )
+    # The token is handed out only once its session and audit event are committed: a
+    # crash after this answer loses neither.
+    await runtime.committer.commit(
+        sessions=[session],
+        audit=[succeeded],
+        key_use={key.id: now_ms} if key is not None else None,
     )
     return Login(
         username=account.username,

@@ -24,7 +24,7 @@ async def unlock_password(
     """Clear the account's failed-password counter and its throttle counters."""
     await runtime.database.accounts.update(account.id, now_ms(), failed_password_attempts=0)
     await runtime.throttle.unlock(account.username)
-    runtime.audit.record(
+    await runtime.audit.record(
         "account.unlocked",
         "ok",
         ctx,

@@ -1,7 +1,7 @@
 """An account's live sessions: listed and ended by their owner.
 
-Sessions reach the database through the background writer, so this process's pending ones
-are flushed first; sessions opened on other workers appear within their flush interval.
+A login is answered only once its session is committed, so every session it answered on any
+worker or node is listed here.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ async def list_live_sessions(
     runtime: Runtime, account: Account, *, offset: int, limit: int
 ) -> Page[Session]:
     """Unexpired, unrevoked sessions of the account, newest first."""
-    await runtime.writer.flush()
     return await runtime.database.sessions.live_page_for_account(
         account.id, now_ms(), offset=offset, limit=limit
     )
@@ -34,12 +33,11 @@ async def revoke_own_session(
 ) -> None:
     """End one session of ``account``; another account's ticket looks absent."""
     if ticket != current_ticket:
-        await runtime.writer.flush()
         session = await runtime.database.sessions.by_ticket(ticket)
         if session is None or session.account_id != account.id:
             raise NotFound({"ticket": ticket}, message="no such session")
     await revoke_ticket(runtime, ticket)
-    runtime.audit.record(
+    await runtime.audit.record(
         "session.revoked",
         "ok",
         ctx,

@@ -91,7 +91,7 @@ async def change_password(
         raise
     if not matches:
         refused = InvalidField("currentPassword", "does not match")
-        runtime.audit.record(
+        await runtime.audit.record(
             "password.change_failed",
             "refused",
             ctx,
@@ -112,7 +112,7 @@ async def change_password(
         account.id, now_ms(), password_hash=new_hash, failed_password_attempts=0
     )
     await revoke_account_sessions(runtime, account.id, except_ticket=current_ticket)
-    runtime.audit.record(
+    await runtime.audit.record(
         "password.changed",
         "ok",
         ctx,

@@ -56,7 +56,7 @@ async def authorize(
 
 async def logout(runtime: Runtime, claims: AccessClaims, ctx: RequestContext) -> None:
     await revoke_ticket(runtime, claims.ticket)
-    runtime.audit.record(
+    await runtime.audit.record(
         "session.logged_out",
         "ok",
         ctx,

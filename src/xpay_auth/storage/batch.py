@@ -259,7 +259,13 @@ class PostgresBatchStore:
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
             # Class 23 and 22: these rows can never be written as they are.
             raise IntegrityError("batch", None, exc) from exc
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            OSError,
+            TimeoutError,
+        ) as exc:
             raise OperationalError("batch", None, exc) from exc
 
     async def close(self) -> None:

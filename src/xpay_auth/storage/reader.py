@@ -154,7 +154,14 @@ class AsyncpgReader:
         try:
             pool = await self._connections()
             record = await pool.fetchrow(sql, *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            # A connection cut by a server restart in the middle of a read ends up here.
+            asyncpg.InternalClientError,
+            OSError,
+            TimeoutError,
+        ) as exc:
             # The HTTP layer answers a DBAPIError with 503, as for the engine's failures.
             raise OperationalError(sql, args, exc, hide_parameters=True) from exc
         return dict(record) if record is not None else None

@@ -47,7 +47,6 @@ class Subject:
     counts: dict[str, int] = field(default_factory=dict)
 
     def state(self) -> dict[str, int]:
-        self.harness.flush()
         return self.harness.run(lambda runtime: table_counts(runtime.database.engine))
 
     def value(self, choice: str) -> str:

@@ -42,10 +42,10 @@ async def _migrate_and_write(url: str) -> None:
     finally:
         await engine.dispose()
     settings = make_settings(url)
-    async with open_runtime(settings, background=False) as runtime:
+    async with open_runtime(settings) as runtime:
         await accounts.create_account(runtime, "pat@example.com")
         # Checked while the runtime is open, when SQLite keeps its WAL files.
-        await runtime.writer.flush()
+        await runtime.audit.record("test.written", "ok", None)
         folder = settings.sqlite_path
         assert folder is not None
         for suffix in ("-wal", "-shm"):
@@ -70,7 +70,7 @@ def _production(database: Path) -> object:
 
 
 async def _start(settings: object) -> None:
-    async with open_runtime(settings, background=False):  # type: ignore[arg-type]
+    async with open_runtime(settings):  # type: ignore[arg-type]
         pass
 
 

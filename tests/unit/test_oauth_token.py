@@ -140,7 +140,6 @@ def test_scope_beyond_the_key_is_invalid_scope(harness: Harness, alice: tuple[st
             harness, {**CLIENT_CREDENTIALS, "scope": scope}, basic(ALICE, alice[1])
         )
         refused(response, 400, "invalid_scope")
-    harness.flush()
     account = harness.run(lambda runtime: runtime.database.accounts.by_username(ALICE))
     assert account is not None
     sessions = harness.run(
@@ -265,7 +264,6 @@ def test_every_token_request_is_audited_with_its_grant(
         rid = str(uuid.uuid4())
         request_token(harness, form, {**headers, "uuid": rid})
         outcomes[expected] = rid
-    harness.flush()
     for expected, rid in outcomes.items():
         query = audit.AuditQuery(request_uuid=rid)
         entries, total = harness.run(lambda runtime, q=query: audit.search(runtime, q))  # type: ignore[misc]
@@ -293,7 +291,6 @@ def test_no_client_secret_reaches_the_audit_trail(harness: Harness, alice: tuple
     ]
     for form, headers in attempts:
         request_token(harness, form, headers)
-    harness.flush()
     url = harness.runtime.settings.database_url
     text = harness.run(lambda _runtime: database_text(url))
     # Twenty characters of the key's random part: the id before it is not secret.

@@ -99,7 +99,7 @@ async def _grant(request: Request, runtime: Runtime, ctx: RequestContext) -> Log
     except OAuthError as refused:
         # A malformed attempt is still an attempt: the audit trail keeps it.
         typed = claimed_client_id(request.headers.get("authorization"), parameters)
-        runtime.audit.record(
+        await runtime.audit.record(
             "login.failed",
             refused.outcome,
             ctx,

@@ -56,7 +56,7 @@ async def _check_current_password(
         return True
     if failures == cap:
         # This failure reached the cap: password login stays off until a reset.
-        runtime.audit.record(
+        await runtime.audit.record(
             "account.password_disabled",
             "locked",
             ctx,
@@ -79,7 +79,7 @@ async def change_password(
     try:
         matches = await _check_current_password(runtime, account, current_password, ctx)
     except TooManyRequests as throttled:
-        runtime.audit.record(
+        await runtime.audit.record(
             "password.change_failed",
             "throttled",
             ctx,

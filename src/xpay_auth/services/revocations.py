@@ -1,8 +1,8 @@
 """Revoking sessions: one ticket, every session of a key, every session of an account.
 
 Revocations are recorded as entries that verifiers match against token claims (see
-``security.revocation``); this works even for sessions the background writer has not
-stored yet. Entries are kept as long as any token they could match may live.
+``security.revocation``), not against stored sessions, so a verifier needs no session
+lookup. Entries are kept as long as any token they could match may live.
 """
 
 from __future__ import annotations

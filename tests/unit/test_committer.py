@@ -11,7 +11,7 @@ import pytest
 from tests.databases import open_database
 from tests.e2e.conftest import free_port
 from xpay_auth.domain import Account, ApiKey, Session
-from xpay_auth.errors import InternalError, StorageUnavailable
+from xpay_auth.errors import STORAGE_RETRY_AFTER, InternalError, StorageUnavailable
 from xpay_auth.logs import now_ms
 from xpay_auth.services.committer import Committer
 from xpay_auth.storage.batch import (
@@ -219,7 +219,7 @@ async def test_a_database_that_is_away_fails_the_batch_with_503(tmp_path: Path) 
         assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes), outcomes
         errors = [outcome for outcome in outcomes if isinstance(outcome, StorageUnavailable)]
         assert {error.status for error in errors} == {503}
-        assert {error.headers["Retry-After"] for error in errors} == {"1"}
+        assert {error.headers["Retry-After"] for error in errors} == {str(STORAGE_RETRY_AFTER)}
         assert len({error.tag for error in errors}) == 5
         await committer.close()
 

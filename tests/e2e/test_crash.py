@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.conftest import every_backend
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import Direct, success, wait_until
 from tests.e2e.load import LoadResult, kill_tree, login_load
@@ -41,6 +42,7 @@ def listed_tickets(server: Server, token: str) -> set[str]:
         page += 1
 
 
+@every_backend
 def test_kill_9_of_every_worker_under_load_loses_no_acknowledged_login(
     server_factory: ServerFactory, database_url: str, report: Callable[[str], None]
 ) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.conftest import every_backend
 from tests.databases import open_database
 from tests.e2e.conftest import free_port
 from xpay_auth.domain import Account, ApiKey, Session
@@ -106,6 +107,7 @@ async def _audit_tickets(db: Database) -> list[str]:
     return sorted(str(row["ticket"]) for row in page.items)
 
 
+@every_backend  # the committer writes through each backend's store
 async def test_commit_returns_with_session_key_use_and_audit_written(
     database: Database, store: CountingStore
 ) -> None:
@@ -127,6 +129,7 @@ async def test_commit_returns_with_session_key_use_and_audit_written(
     assert committer.pending == 0
 
 
+@every_backend  # the committer writes through each backend's store
 async def test_concurrent_requests_share_commits(database: Database, store: CountingStore) -> None:
     """200 requests at once are written in a few batches, every row of each exactly once."""
     account, key = await _account_with_key(database)
@@ -150,6 +153,7 @@ async def test_concurrent_requests_share_commits(database: Database, store: Coun
         assert await database.sessions.by_ticket(session.ticket) == session
 
 
+@every_backend  # the committer writes through each backend's store
 async def test_key_use_is_written_at_most_once_a_minute(
     database: Database, store: CountingStore
 ) -> None:
@@ -167,6 +171,7 @@ async def test_key_use_is_written_at_most_once_a_minute(
     assert stored.last_used_at == first + 61_000
 
 
+@every_backend  # the committer writes through each backend's store
 async def test_a_refused_row_fails_only_its_own_request(
     database: Database, store: CountingStore
 ) -> None:
@@ -224,6 +229,7 @@ async def test_a_database_that_is_away_fails_the_batch_with_503(tmp_path: Path) 
         await committer.close()
 
 
+@every_backend  # the committer writes through each backend's store
 async def test_a_request_that_stops_waiting_still_has_its_rows_written(
     database: Database, store: CountingStore
 ) -> None:

@@ -243,6 +243,24 @@ async def test_key_revocation(db: Database) -> None:
     assert not await _revoked(db, ticket="a" * 32, key_id=None)
 
 
+async def test_repeating_a_revocation_adds_no_row(db: Database) -> None:
+    """The same key, ticket or account mark revoked twice is stored once; a later account
+    mark, or a ticket kept longer, is stored again."""
+    later = now_ms() + HOUR_MS
+    key = Revocation(RevocationKind.KEY, "key1")
+    mark = Revocation(RevocationKind.ACCOUNT, "acc1", 100, None)
+    ticket = Revocation(RevocationKind.TICKET, "t" * 32)
+    for revocation in (key, mark, ticket):
+        assert await db.revocations.add(revocation, now=1, expires_at=later)
+        assert not await db.revocations.add(revocation, now=2, expires_at=later)
+    assert not await db.revocations.add(key, now=3, expires_at=later + HOUR_MS)
+    assert await db.revocations.add(
+        Revocation(RevocationKind.ACCOUNT, "acc1", 101, None), now=3, expires_at=later
+    )
+    assert await db.revocations.add(ticket, now=3, expires_at=later + HOUR_MS)
+    assert len(await db.revocations.active(now_ms())) == 5
+
+
 async def test_account_revocation_boundary_and_exception(db: Database) -> None:
     """An account entry revokes tokens issued at or before not_after, except its spared ticket."""
     await db.revocations.add(

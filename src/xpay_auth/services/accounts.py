@@ -13,7 +13,7 @@ from xpay_auth.logs import log_event, now_ms
 from xpay_auth.runtime import Runtime
 from xpay_auth.security import password_policy
 from xpay_auth.services.context import RequestContext
-from xpay_auth.services.revocations import revoke_account_sessions, revoke_key_sessions
+from xpay_auth.services.revocations import change_and_revoke_account
 from xpay_auth.storage.repositories import AlreadyExists, Page
 
 MAX_USERNAME_LENGTH = 320
@@ -97,12 +97,11 @@ async def set_disabled(
     runtime: Runtime, account: Account, *, disabled: bool, ctx: RequestContext | None = None
 ) -> None:
     """Disabling revokes the account's sessions and API keys at once."""
-    now = now_ms()
-    await runtime.database.accounts.update(account.id, now, disabled=disabled)
     if disabled:
-        await revoke_account_sessions(runtime, account.id)
-        for key_id in await runtime.database.api_keys.revoke_all_of_account(account.id, now):
-            await revoke_key_sessions(runtime, key_id)
+        # The flag, the account's mark and every key's revocation commit together.
+        await change_and_revoke_account(runtime, account.id, {"disabled": True}, with_keys=True)
+    else:
+        await runtime.database.accounts.update(account.id, now_ms(), disabled=False)
     event = "account.disabled" if disabled else "account.enabled"
     await runtime.audit.record(event, "ok", ctx, username=account.username, account_id=account.id)
     log_event(event, account_id=account.id)

@@ -12,7 +12,11 @@ from xpay_auth.domain import Account, Scope
 from xpay_auth.errors import InvalidField
 from xpay_auth.logs import log_event, now_ms
 from xpay_auth.services.accounts import check_scopes, set_disabled
-from xpay_auth.services.revocations import revoke_account_sessions, revoke_ticket
+from xpay_auth.services.revocations import (
+    change_and_revoke_account,
+    revoke_account_sessions,
+    revoke_ticket,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,12 +56,14 @@ async def update_account(
 async def _set_scopes(
     runtime: Runtime, account: Account, scopes: tuple[str, ...], ctx: RequestContext
 ) -> None:
-    await runtime.database.accounts.set_scopes(account.id, scopes, now_ms())
     removed = sorted(set(account.scopes) - set(scopes))
-    # Tokens carry their scopes until they expire; a removed scope must stop working now.
-    # Keys need nothing: a key login grants only scopes the account still has.
+    # Tokens carry their scopes until they expire; a removed scope must stop working now,
+    # so the change and the revocation are one transaction. Keys need nothing: a key login
+    # grants only scopes the account still has.
     if removed:
-        await revoke_account_sessions(runtime, account.id)
+        await change_and_revoke_account(runtime, account.id, {"scopes": " ".join(scopes)})
+    else:
+        await runtime.database.accounts.set_scopes(account.id, scopes, now_ms())
     await runtime.audit.record(
         "account.updated",
         "ok",

@@ -14,7 +14,7 @@ from xpay_auth.runtime import Runtime
 from xpay_auth.security import api_keys
 from xpay_auth.services.accounts import check_scopes
 from xpay_auth.services.context import RequestContext
-from xpay_auth.services.revocations import revoke_key_sessions
+from xpay_auth.services.revocations import keep_until
 from xpay_auth.storage.repositories import Page
 
 MAX_NAME_LENGTH = 100
@@ -116,11 +116,20 @@ async def require_key(runtime: Runtime, key_id: str, *, account: Account | None 
 
 
 async def revoke_key(runtime: Runtime, key: ApiKey, ctx: RequestContext | None = None) -> bool:
-    """Stop the key and every session opened with it, at once; False if already revoked."""
-    changed = await runtime.database.api_keys.revoke(key.id, now_ms())
-    await revoke_key_sessions(runtime, key.id)
-    await runtime.audit.record("key.revoked", "ok", ctx, account_id=key.account_id, key_id=key.id)
-    log_event("key.revoked", key_id=key.id)
+    """Stop the key and every session opened with it, at once; False if nothing changed.
+
+    The key and its revocation entry commit together. Revoking a revoked key stores
+    nothing and records nothing; one whose entry is missing gets it.
+    """
+    now = now_ms()
+    changed = await runtime.database.api_keys.revoke_with_entry(
+        key.id, now, keep_until=keep_until(now)
+    )
+    if changed:
+        await runtime.audit.record(
+            "key.revoked", "ok", ctx, account_id=key.account_id, key_id=key.id
+        )
+        log_event("key.revoked", key_id=key.id)
     return changed
 
 

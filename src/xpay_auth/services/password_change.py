@@ -17,7 +17,7 @@ from xpay_auth.errors import InvalidField, TooManyRequests
 from xpay_auth.logs import log_event, now_ms
 from xpay_auth.security import password_policy
 from xpay_auth.services.accounts import hash_new_password
-from xpay_auth.services.revocations import revoke_account_sessions
+from xpay_auth.services.revocations import change_and_revoke_account
 
 if TYPE_CHECKING:
     from xpay_auth.domain import Account
@@ -108,10 +108,13 @@ async def change_password(
         new_hash = await hash_new_password(runtime, new_password, account.username)
     except InvalidField as weak:
         raise InvalidField("newPassword", weak.reason) from weak
-    await runtime.database.accounts.update(
-        account.id, now_ms(), password_hash=new_hash, failed_password_attempts=0
+    # The new hash and the end of the other sessions commit together.
+    await change_and_revoke_account(
+        runtime,
+        account.id,
+        {"password_hash": new_hash, "failed_password_attempts": 0},
+        except_ticket=current_ticket,
     )
-    await revoke_account_sessions(runtime, account.id, except_ticket=current_ticket)
     await runtime.audit.record(
         "password.changed",
         "ok",

@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.security.revocation import Revocation, RevocationKind
@@ -188,6 +188,43 @@ class AccountRepository:
             ).scalar_one()
         return int(count)
 
+    async def update_and_revoke(
+        self,
+        account_id: str,
+        now: int,
+        values: Mapping[str, Any],
+        *,
+        mark: Revocation,
+        keep_until: int,
+        with_keys: bool = False,
+    ) -> list[str]:
+        """Change the account and revoke its tokens in one transaction; the keys revoked.
+
+        ``mark`` is the account's revocation, kept until ``keep_until``. ``with_keys``
+        revokes every live key of the account too, each with its entry. Either everything
+        is stored or nothing is: a failure leaves the account as it was, so that trying
+        again makes the whole change.
+        """
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(accounts).where(accounts.c.id == account_id).values(updated_at=now, **values)
+            )
+            revoked: list[str] = []
+            if with_keys:
+                live = select(api_keys.c.id).where(
+                    api_keys.c.account_id == account_id, api_keys.c.revoked_at.is_(None)
+                )
+                revoked = list((await conn.execute(live.order_by(api_keys.c.id))).scalars())
+                if revoked:
+                    await conn.execute(
+                        update(api_keys).where(api_keys.c.id.in_(revoked)).values(revoked_at=now)
+                    )
+                for key_id in revoked:
+                    key_mark = Revocation(RevocationKind.KEY, key_id)
+                    await store_revocation(conn, key_mark, now=now, expires_at=keep_until)
+            await store_revocation(conn, mark, now=now, expires_at=keep_until)
+        return revoked
+
     async def add_failed_password_attempt(self, account_id: str) -> int:
         """Count one more consecutive failure, atomically; returns the new count."""
         async with self._engine.begin() as conn:
@@ -295,6 +332,23 @@ class ApiKeyRepository:
                 .values(revoked_at=now)
             )
         return result.rowcount > 0
+
+    async def revoke_with_entry(self, key_id: str, now: int, *, keep_until: int) -> bool:
+        """Revoke the key and store its revocation entry in one transaction.
+
+        Whether anything changed: a key revoked already, with its entry stored, changes
+        nothing; one revoked without its entry (an older, interrupted revocation) gets it.
+        """
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            stored = await store_revocation(
+                conn, Revocation(RevocationKind.KEY, key_id), now=now, expires_at=keep_until
+            )
+        return result.rowcount > 0 or stored
 
     async def revoke_all_of_account(self, account_id: str, now: int) -> list[str]:
         async with self._engine.begin() as conn:
@@ -468,23 +522,49 @@ _REVOKED = _revoked_statement(with_key=False)
 _REVOKED_WITH_KEY = _revoked_statement(with_key=True)
 
 
+async def store_revocation(
+    conn: AsyncConnection, revocation: Revocation, *, now: int, expires_at: int
+) -> bool:
+    """Store ``revocation`` on an open transaction, unless an equal entry that lasts as long
+    is stored already; whether a row was added. Repeating a revocation adds nothing."""
+    same = select(revocations.c.id).where(
+        revocations.c.kind == revocation.kind.value,
+        revocations.c.subject == revocation.subject,
+        revocations.c.expires_at >= expires_at
+        if revocation.kind is not RevocationKind.KEY
+        else true(),
+    )
+    if revocation.kind is RevocationKind.ACCOUNT:
+        same = same.where(
+            revocations.c.not_after >= (revocation.not_after or 0),
+            revocations.c.except_ticket.is_(None)
+            if revocation.except_ticket is None
+            else revocations.c.except_ticket == revocation.except_ticket,
+        )
+    if (await conn.execute(same.limit(1))).first() is not None:
+        return False
+    await conn.execute(
+        insert(revocations).values(
+            kind=revocation.kind.value,
+            subject=revocation.subject,
+            not_after=revocation.not_after,
+            except_ticket=revocation.except_ticket,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return True
+
+
 class RevocationRepository:
     def __init__(self, engine: AsyncEngine, reader: Reader) -> None:
         self._engine = engine
         self._reader = reader
 
-    async def add(self, revocation: Revocation, *, now: int, expires_at: int) -> None:
+    async def add(self, revocation: Revocation, *, now: int, expires_at: int) -> bool:
+        """Store ``revocation`` unless an equal one is stored; whether a row was added."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(revocations).values(
-                    kind=revocation.kind.value,
-                    subject=revocation.subject,
-                    not_after=revocation.not_after,
-                    except_ticket=revocation.except_ticket,
-                    created_at=now,
-                    expires_at=expires_at,
-                )
-            )
+            return await store_revocation(conn, revocation, now=now, expires_at=expires_at)
 
     async def is_revoked(
         self, *, ticket: str, key_id: str | None, account_id: str, issued_at: int

@@ -113,7 +113,8 @@ def test_redis_stopped_refuses_passwords_and_keeps_api_keys_working(
         server.create_user(OWNER, password=PASSWORD)
         secret = server.create_key(OWNER)["secretKey"]
         right_key = {"username": OWNER, "secretKey": secret, "isAPI": True}
-        wrong_key = {"username": OWNER, "secretKey": secret[:-1] + "x", "isAPI": True}
+        changed = "y" if secret.endswith("x") else "x"
+        wrong_key = {"username": OWNER, "secretKey": secret[:-1] + changed, "isAPI": True}
         right_password = {"username": OWNER, "secretKey": PASSWORD, "isAPI": False}
         wrong_password = {"username": OWNER, "secretKey": PASSWORD + "x", "isAPI": False}
         assert success(server.post("/client/authenticate", right_password))

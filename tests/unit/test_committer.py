@@ -37,6 +37,7 @@ class CountingStore:
 
     def __init__(self, real: BatchStore) -> None:
         self.real = real
+        self.lanes = real.lanes
         self.batches: list[int] = []
 
     async def write(self, batch: Batch) -> None:
@@ -145,8 +146,8 @@ async def test_concurrent_requests_share_commits(database: Database, store: Coun
             for session in sessions
         )
     )
-    # The first request is written alone; all that queued behind it go in the next batch.
-    assert len(store.batches) <= 3, store.batches
+    # The first requests are written alone, one a lane; the rest queue for the next batches.
+    assert len(store.batches) <= 2 * store.lanes + 1, store.batches
     assert sum(store.batches) >= 400
     assert await _audit_tickets(database) == sorted(s.ticket for s in sessions)
     for session in sessions:

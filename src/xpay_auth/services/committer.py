@@ -37,7 +37,9 @@ class Committer:
     def __init__(self, store: BatchStore) -> None:
         self._store = store
         self._waiting: list[tuple[Batch, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
+        # Batches written at once: one on SQLite (one writer at a time anyway), more where the
+        # database commits in parallel, so that a batch fills while another is in flight.
+        self._lanes: set[asyncio.Task[None]] = set()
         self._last_use_written: dict[str, int] = {}
 
     @property
@@ -62,8 +64,8 @@ class Committer:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((batch, done))
-        if self._task is None:
-            self._task = asyncio.create_task(self._drain(), name="xpay-auth-committer")
+        if len(self._lanes) < self._store.lanes:
+            self._lanes.add(asyncio.create_task(self._drain(), name="xpay-auth-committer"))
         # A request cancelled here (its client left) stops waiting; its rows are written.
         await done
 
@@ -78,6 +80,7 @@ class Committer:
 
     async def _drain(self) -> None:
         """Commit batch after batch while requests wait; then end until the next one."""
+        lane = asyncio.current_task()
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
@@ -88,7 +91,10 @@ class Committer:
                     self._fail(group, exc)
                     raise
         finally:
-            self._task = None
+            # Left in the same step as the last look at the queue: a request queued after
+            # it finds the lane gone and starts a new one, never waits on a finished lane.
+            if lane is not None:
+                self._lanes.discard(lane)
 
     async def _write_group(self, group: list[tuple[Batch, asyncio.Future[None]]]) -> None:
         batch = Batch()
@@ -132,7 +138,7 @@ class Committer:
 
     async def close(self) -> None:
         """Wait for the batches in progress, then close the store."""
-        if self._task is not None:
+        while self._lanes:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._task)
+                await asyncio.shield(next(iter(self._lanes)))
         await self._store.close()

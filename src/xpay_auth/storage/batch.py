@@ -99,6 +99,9 @@ class Batch:
 
 
 class BatchStore(Protocol):
+    # How many batches may be written at the same time.
+    lanes: int
+
     async def write(self, batch: Batch) -> None:
         """Commit every row of ``batch`` in one transaction, or raise and commit none."""
         ...
@@ -121,6 +124,8 @@ _SQLITE_LAST_USE = (
 
 
 class SqliteBatchStore:
+    lanes = 1  # SQLite has one writer at a time
+
     def __init__(self, url: str, *, synchronous: str = "NORMAL") -> None:
         self._path = make_url(url).database or ""
         self._synchronous = synchronous
@@ -232,6 +237,10 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
 
 
 class PostgresBatchStore:
+    # Two batches in flight: one fills while the other commits (PostgreSQL flushes
+    # concurrent commits together), without a third connection per worker.
+    lanes = 2
+
     def __init__(self, url: str) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._pool: asyncpg.Pool | None = None
@@ -244,7 +253,7 @@ class PostgresBatchStore:
                     self._pool = await asyncpg.create_pool(
                         self._dsn,
                         min_size=1,
-                        max_size=2,
+                        max_size=self.lanes,
                         reset=_keep_session,
                         command_timeout=POSTGRES_COMMAND_TIMEOUT,
                         timeout=POSTGRES_COMMAND_TIMEOUT,

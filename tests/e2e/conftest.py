@@ -193,14 +193,24 @@ def server(server_factory: ServerFactory) -> Server:
 
 
 # Figures a test measured (how many acknowledged logins it checked, ...), printed at the
-# end of the run whatever the capture mode, so that CI's output shows them.
+# end of the run whatever the capture mode, so that CI's output shows them. They travel as
+# user properties of the test's report, which pytest-xdist carries from its workers.
 _FIGURES: list[str] = []
 
 
 @pytest.fixture
-def report() -> Callable[[str], None]:
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Keep a line for the run's closing summary, named after the test that made it."""
-    return _FIGURES.append
+
+    def keep(line: str) -> None:
+        request.node.user_properties.append(("measured", line))
+
+    return keep
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _FIGURES.extend(str(value) for name, value in report.user_properties if name == "measured")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -13,7 +13,7 @@ import os
 import secrets
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -294,3 +294,32 @@ def fresh_failure_log(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with no server failure logged yet, so none of its lines is held back
     as a repeat of another test's."""
     monkeypatch.setattr(contract, "server_failures", RepeatLimiter(contract.REPEAT_LOG_INTERVAL))
+
+
+# Figures a test measured (how many acknowledged logins it checked, ...), printed at the end
+# of the run whatever the capture mode, so that CI's output shows them. They travel as user
+# properties of the test's report, which pytest-xdist carries from its workers; the hooks sit
+# here, not in tests/e2e, because the xdist controller collects nothing and loads only this file.
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Keep a line for the run's closing summary, named after the test that made it."""
+
+    def keep(line: str) -> None:
+        request.node.user_properties.append(("measured", line))
+
+    return keep
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _FIGURES.extend(str(value) for name, value in report.user_properties if name == "measured")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("measured")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)

@@ -192,34 +192,6 @@ def server(server_factory: ServerFactory) -> Server:
     return server_factory()
 
 
-# Figures a test measured (how many acknowledged logins it checked, ...), printed at the
-# end of the run whatever the capture mode, so that CI's output shows them. They travel as
-# user properties of the test's report, which pytest-xdist carries from its workers.
-_FIGURES: list[str] = []
-
-
-@pytest.fixture
-def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Keep a line for the run's closing summary, named after the test that made it."""
-
-    def keep(line: str) -> None:
-        request.node.user_properties.append(("measured", line))
-
-    return keep
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call":
-        _FIGURES.extend(str(value) for name, value in report.user_properties if name == "measured")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _FIGURES:
-        terminalreporter.section("measured")
-        for line in _FIGURES:
-            terminalreporter.write_line(line)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.fspath):

@@ -25,7 +25,7 @@ import httpx
 from xpay_auth.guard import Guard, GuardConfig
 from xpay_auth.logs import now_ms
 from xpay_auth.security import signing_keys
-from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
 from xpay_auth.security.tokens import TokenIssuer
 
 AUTH_URL = "http://auth.bench"
@@ -46,11 +46,37 @@ def revocation_list(size: int) -> list[Revocation]:
 
 
 def transport(key: signing_keys.SigningKey, revocations: list[Revocation]) -> httpx.MockTransport:
+    """The key set, the guard's login and the feed (one page holding every entry)."""
     jwks = {"keys": [key.public_jwk()]}
+    expires_at = (int(time.time()) + 3600) * 1000
     feed = {
         "success": {
             "message": "revocations",
-            "data": {"revocations": [entry.to_json() for entry in revocations]},
+            "data": {
+                "revocations": [
+                    RevocationEntry(entry, expires_at).to_json() for entry in revocations
+                ],
+                "cursor": "0" * 32 + ".1",
+                "more": False,
+                "reset": True,
+            },
+        },
+        "uuid": "bench",
+    }
+    now = int(time.time())
+    guard_token = TokenIssuer(lambda: key, "xpay-auth", "xpay-api").issue(
+        subject="acc-guard",
+        username="bench-guard",
+        scopes=("tme_verifier",),
+        ticket=secrets.token_hex(16),
+        client_id=secrets.token_hex(8),
+        issued_at=now,
+        expires_at=now + 3600,
+    )
+    login = {
+        "success": {
+            "message": "Authenticated",
+            "data": {"expiresAt": expires_at, "ticket": "0" * 32, "access_token": guard_token},
         },
         "uuid": "bench",
     }
@@ -58,6 +84,8 @@ def transport(key: signing_keys.SigningKey, revocations: list[Revocation]) -> ht
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("jwks.json"):
             return httpx.Response(200, json=jwks)
+        if request.url.path.endswith("/client/authenticate"):
+            return httpx.Response(200, json=login)
         return httpx.Response(200, json=feed)
 
     return httpx.MockTransport(handler)
@@ -85,7 +113,13 @@ async def timed(count: int, call: Callable[[], Awaitable[object]]) -> list[int]:
 async def main(count: int, revocation_count: int) -> None:
     key = signing_keys.generate(now_ms())
     revocations = revocation_list(revocation_count)
-    config = GuardConfig(auth_url=AUTH_URL, poll_interval=3600, max_staleness=7200)
+    config = GuardConfig(
+        auth_url=AUTH_URL,
+        username="bench-guard",
+        secret_key="xpsk_bench",  # noqa: S106  the mock transport accepts any
+        poll_interval=3600,
+        max_staleness=7200,
+    )
     guard = Guard(config, transport=transport(key, revocations))
     await guard.start(background=False)
     issuer = TokenIssuer(lambda: key, config.issuer, config.audience)

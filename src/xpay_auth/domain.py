@@ -14,6 +14,8 @@ class Scope(StrEnum):
     # key: an operator's key that leaks must not be able to create or change credentials.
     ADMIN_READ = "tme_admin_read"
     INTROSPECT = "tme_introspect"
+    # A verifier (the guard) reading the revocation feed; nothing else.
+    VERIFIER = "tme_verifier"
 
 
 KNOWN_SCOPES = frozenset(scope.value for scope in Scope)

@@ -29,6 +29,23 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WALLETS_DIR = EXAMPLES / "wallets"
 
 
+def verifier_credentials(server: Server, name: str = "wallets-guard") -> dict[str, str]:
+    """A guard's service account (tme_verifier) and key, made with the CLI as docs/guard.md says."""
+    server.cli("users", "create", name, "--scope", "tme_verifier")
+    key = server.create_key(name, "--name", f"{name} feed", "--scope", "tme_verifier")
+    return {"username": name, "secret_key": str(key["secretKey"])}
+
+
+def guard_env(server: Server, name: str = "wallets-guard") -> dict[str, str]:
+    """``XPAY_GUARD_*`` variables for a guarded service of ``server``."""
+    credentials = verifier_credentials(server, name)
+    return {
+        "XPAY_GUARD_AUTH_URL": server.base_url,
+        "XPAY_GUARD_USERNAME": credentials["username"],
+        "XPAY_GUARD_SECRET_KEY": credentials["secret_key"],
+    }
+
+
 @dataclass
 class Wallets:
     """The wallets example as ``uvicorn wallets:create_app --factory``, guarded by ``auth``."""
@@ -49,7 +66,8 @@ class Wallets:
 
     def start(self) -> None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("XPAY_")}
-        env.update({"XPAY_GUARD_AUTH_URL": self.auth.base_url, **self.extra_env})
+        guard = self.extra_env if "XPAY_GUARD_USERNAME" in self.extra_env else guard_env(self.auth)
+        env.update({**guard, **self.extra_env})
         command = [
             sys.executable, "-m", "uvicorn", "wallets:create_app", "--factory",
             "--app-dir", str(WALLETS_DIR), "--host", "127.0.0.1", "--port", str(self.port),

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import Server, ServerFactory
+from tests.e2e.guarded import verifier_credentials
 from tests.support import PASSWORD
 from xpay_auth.errors import Forbidden, Unauthorized
 from xpay_auth.guard import Guard, GuardConfig, GuardUnavailable
@@ -20,6 +21,12 @@ def header_kid(token: str) -> str:
     return TokenVerifier(lambda _: None, "", "").header_kid(token)
 
 
+async def guard_config(server: Server, **options: float) -> GuardConfig:
+    """The guard's settings, with a service account and key of its own on ``server``."""
+    credentials = await asyncio.to_thread(verifier_credentials, server)
+    return GuardConfig(auth_url=server.base_url, **credentials, **options)  # type: ignore[arg-type]
+
+
 async def login(server: Server, username: str) -> str:
     data = await asyncio.to_thread(server.login, username, PASSWORD, is_api=False)
     return str(data["access_token"])
@@ -29,7 +36,7 @@ async def test_guard_gives_the_servers_verdicts(server: Server) -> None:
     """Tokens of the real server pass the guard with their scopes; scope and logout are enforced."""
     await asyncio.to_thread(server.create_user, "alice@example.com", password=PASSWORD)
     token = await login(server, "alice@example.com")
-    async with Guard(GuardConfig(auth_url=server.base_url)) as guard:
+    async with Guard(await guard_config(server)) as guard:
         claims = await guard.authorize(f"Bearer {token}", ["tme_user"])
         assert claims.username == "alice@example.com"
         with pytest.raises(Forbidden):
@@ -46,7 +53,7 @@ async def test_guard_follows_a_signing_key_rotation(server_factory: ServerFactor
     server = server_factory(XPAY_AUTH_SIGNING_KEY_REFRESH="0.5")
     await asyncio.to_thread(server.create_user, "bob@example.com", password=PASSWORD)
     old = await login(server, "bob@example.com")
-    async with Guard(GuardConfig(auth_url=server.base_url)) as guard:
+    async with Guard(await guard_config(server)) as guard:
         await guard.authenticate(f"Bearer {old}")
         fetches = guard.keys.fetches
         await asyncio.to_thread(server.cli, "signing-keys", "rotate")
@@ -66,9 +73,7 @@ async def test_guard_fails_closed_while_the_server_is_down(server: Server) -> No
     """With xpay-auth stopped the guard answers 503 once its list is stale, and recovers after."""
     await asyncio.to_thread(server.create_user, "carol@example.com", password=PASSWORD)
     token = f"Bearer {await login(server, 'carol@example.com')}"
-    config = GuardConfig(
-        auth_url=server.base_url, poll_interval=0.2, request_timeout=0.3, max_staleness=1.0
-    )
+    config = await guard_config(server, poll_interval=0.2, request_timeout=0.3, max_staleness=1.0)
     async with Guard(config) as guard:
         await guard.authenticate(token)
         await asyncio.to_thread(server.stop)

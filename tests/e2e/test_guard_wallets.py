@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Server
-from tests.e2e.guarded import Wallets, mint_token
+from tests.e2e.guarded import Wallets, mint_token, verifier_credentials
 from tests.support import PASSWORD
+from xpay_auth.client import XPayAuth
 from xpay_auth.guard import GuardConfig
 
 UUID4 = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -88,9 +89,25 @@ def test_wallets_serve_a_valid_token_and_refuse_bad_ones(server: Server, wallets
     assert forbidden.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
 
 
+_probes: dict[str, XPayAuth] = {}
+
+
 def feed_size(server: Server) -> int:
-    response = httpx.get(f"{server.base_url}/auth/revocations", timeout=10)
-    return len(response.json()["success"]["data"]["revocations"])
+    """Entries in the feed, read page by page as a verifier of its own (made once per server)."""
+    auth = _probes.get(server.base_url)
+    if auth is None:
+        credentials = verifier_credentials(server, "feed-probe")
+        auth = _probes[server.base_url] = XPayAuth(
+            server.base_url, credentials["username"], credentials["secret_key"]
+        )
+    count, params = 0, {"limit": "2000"}
+    with httpx.Client(base_url=server.base_url, auth=auth, timeout=10) as client:
+        while True:
+            data = client.get("/auth/revocations", params=params).json()["success"]["data"]
+            count += len(data["revocations"])
+            if not data["more"]:
+                return count
+            params["since"] = data["cursor"]
 
 
 def measure_revocation(

@@ -10,7 +10,7 @@ import pytest
 from tests.databases import open_database
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
-from xpay_auth.security.revocation import Revocation, RevocationKind, RevocationSet
+from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind, RevocationSet
 from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, AccessClaims
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ async def test_live_sessions_agree_with_the_revocation_rules(db: Database) -> No
     await db.sessions.insert_many(sessions)
     for entry in entries:
         await db.revocations.add(entry, now=now_ms(), expires_at=now_ms() + HOUR_MS)
-    index = RevocationSet.of(entries)
+    index = RevocationSet.of(RevocationEntry(entry, now_ms() + HOUR_MS) for entry in entries)
     expected = [
         s.ticket
         for s in sorted(sessions, key=lambda s: (-s.created_at, s.ticket))

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 from tests.databases import open_database
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
-from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
 from xpay_auth.storage import migrate
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.models import Base
@@ -100,8 +100,8 @@ async def _seed(database_url: str) -> dict[str, list[Any]]:
         await db.accounts.create(account)
         await db.api_keys.create(key)
         await db.sessions.insert_many([session])
-        await db.revocations.add(
-            Revocation(RevocationKind.TICKET, session.ticket), now=now, expires_at=now + 1000
+        await db.revocations.record(
+            RevocationEntry(Revocation(RevocationKind.TICKET, session.ticket), now + 1000), now=now
         )
         await db.signing_keys.insert_if_none_current(
             StoredSigningKey("kid-seeded", "ES256", "{}", b"sealed", now, None, None)

@@ -6,12 +6,13 @@ import asyncio
 import secrets
 from typing import TYPE_CHECKING
 
+import anyio
 import pytest
 
 from tests.databases import open_database
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
-from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
 from xpay_auth.storage.repositories import AlreadyExists, Database, StoredSigningKey
 
 if TYPE_CHECKING:
@@ -289,18 +290,154 @@ async def test_account_revocation_without_exception(db: Database) -> None:
 
 
 async def test_active_revocations_and_purge(db: Database) -> None:
-    """active() lists unexpired entries in order; purge_expired deletes the rest."""
+    """active() lists unexpired entries in change order; purge_expired deletes the rest."""
     now = now_ms()
     live = [
-        Revocation(RevocationKind.TICKET, "a" * 32),
-        Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=5, except_ticket="b" * 32),
+        RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now + HOUR_MS),
+        RevocationEntry(
+            Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=5, except_ticket="b" * 32),
+            now + HOUR_MS,
+        ),
     ]
-    await db.revocations.add(live[0], now=now, expires_at=now + HOUR_MS)
-    await db.revocations.add(Revocation(RevocationKind.KEY, "old"), now=now, expires_at=now - 1)
-    await db.revocations.add(live[1], now=now, expires_at=now + HOUR_MS)
-    assert await db.revocations.active(now) == live
-    assert await db.revocations.purge_expired(now) == 1
-    assert await db.revocations.latest_id() >= 3
+    await db.revocations.record(live[0], now=now)
+    old = RevocationEntry(Revocation(RevocationKind.KEY, "old"), now + 10)
+    await db.revocations.record(old, now=now)
+    await db.revocations.record(live[1], now=now)
+    assert await db.revocations.active(now + 10) == live
+    assert await db.revocations.purge_expired(now + 10) == 1
+
+
+async def test_a_revocation_whose_tokens_have_expired_is_not_stored(db: Database) -> None:
+    """An entry that would end before now adds nothing and takes no row."""
+    now = now_ms()
+    gone = RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now - 1)
+    assert await db.revocations.record(gone, now=now) is False
+    assert await db.revocations.active(0) == []
+
+
+async def test_repeating_a_revocation_adds_no_row(db: Database) -> None:
+    """The same ticket, key or account mark recorded again changes nothing, and no number."""
+    now = now_ms()
+    entries = [
+        RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now + HOUR_MS),
+        RevocationEntry(Revocation(RevocationKind.KEY, "key1"), now + HOUR_MS),
+        RevocationEntry(Revocation(RevocationKind.ACCOUNT, "acc_1", 1000), now + HOUR_MS),
+    ]
+    for entry in entries:
+        assert await db.revocations.record(entry, now=now) is True
+    before = await db.revocations.changes(after=0, now=now, limit=100)
+    for _ in range(3):
+        for entry in entries:
+            assert await db.revocations.record(entry, now=now) is False
+    longer_key = RevocationEntry(entries[1].revocation, now + 2 * HOUR_MS)
+    assert await db.revocations.record(longer_key, now=now) is False
+    after = await db.revocations.changes(after=0, now=now, limit=100)
+    assert after.entries == before.entries == entries
+    # Nothing changed after the first cursor: a verifier holding it reads nothing new.
+    since = await db.revocations.changes(after=before.last_seq, now=now, limit=100)
+    assert since.entries == []
+
+
+async def test_a_ticket_its_account_mark_or_key_covers_is_not_stored(db: Database) -> None:
+    """A logout of a token its account's mark or its key's revocation covers adds nothing."""
+    now = now_ms()
+    mark = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000)
+    await db.revocations.record(RevocationEntry(mark, now + HOUR_MS), now=now)
+    await db.revocations.record(
+        RevocationEntry(Revocation(RevocationKind.KEY, "key1"), now + HOUR_MS), now=now
+    )
+    ticket = RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now + HOUR_MS)
+    covered = await db.revocations.record(ticket, now=now, account_id="acc_1", issued_at=1000)
+    by_key = await db.revocations.record(
+        ticket, now=now, account_id="acc_2", issued_at=1000, key_id="key1"
+    )
+    later = await db.revocations.record(ticket, now=now, account_id="acc_1", issued_at=1001)
+    assert (covered, by_key, later) == (False, False, True)
+    assert len(await db.revocations.active(now)) == 3
+
+
+async def test_an_account_mark_takes_the_place_of_the_tickets_it_covers(db: Database) -> None:
+    """A newer account mark replaces the older one and deletes the ticket entries it covers."""
+    now = now_ms()
+    for ticket, issued_at in (("a" * 32, 900), ("b" * 32, 1500), ("c" * 32, 1000)):
+        entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), now + HOUR_MS)
+        await db.revocations.record(entry, now=now, account_id="acc_1", issued_at=issued_at)
+    first = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=800)
+    second = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1200, except_ticket="c" * 32)
+    await db.revocations.record(RevocationEntry(first, now + HOUR_MS), now=now)
+    await db.revocations.record(RevocationEntry(second, now + HOUR_MS), now=now)
+    kept = {entry.revocation for entry in await db.revocations.active(now)}
+    assert kept == {
+        second,
+        Revocation(RevocationKind.TICKET, "b" * 32),  # issued after the mark
+        Revocation(RevocationKind.TICKET, "c" * 32),  # the session the mark spares
+    }
+    assert await _revoked(db, ticket="a" * 32, issued_at=900)
+    assert not await _revoked(db, ticket="d" * 32, issued_at=1300)
+
+
+async def test_an_older_mark_arriving_late_ends_the_session_the_newer_one_spared(
+    db: Database,
+) -> None:
+    """Marks written out of order (clocks apart) never let the older mark's tokens through."""
+    now = now_ms()
+    newer = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=2000, except_ticket="c" * 32)
+    older = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1900)
+    await db.revocations.record(RevocationEntry(newer, now + HOUR_MS), now=now)
+    assert await db.revocations.record(RevocationEntry(older, now + HOUR_MS), now=now) is True
+    assert await _revoked(db, ticket="c" * 32, issued_at=1800)
+    assert await _revoked(db, ticket="a" * 32, issued_at=1950)
+
+
+async def test_feed_pages_follow_the_cursor_in_change_order(db: Database) -> None:
+    """Pages are bounded; following the cursor reads every change once; changed rows move up."""
+    now = now_ms()
+    tickets = [secrets.token_hex(16) for _ in range(7)]
+    for ticket in tickets:
+        entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), now + HOUR_MS)
+        await db.revocations.record(entry, now=now)
+    seen: list[str] = []
+    cursor, pages = 0, 0
+    while True:
+        page = await db.revocations.changes(after=cursor, now=now, limit=3)
+        seen += [entry.revocation.subject for entry in page.entries]
+        cursor, pages = page.last_seq, pages + 1
+        if not page.more:
+            break
+    assert (seen, pages) == (tickets, 3)
+    # A longer-lived repeat is a change: it comes again, after the cursor, with its new end.
+    longer = RevocationEntry(Revocation(RevocationKind.TICKET, tickets[0]), now + 2 * HOUR_MS)
+    assert await db.revocations.record(longer, now=now) is True
+    page = await db.revocations.changes(after=cursor, now=now, limit=3)
+    assert (page.entries, page.more) == ([longer], False)
+    assert page.head == page.last_seq
+
+
+async def test_concurrent_revocations_are_numbered_in_commit_order(db: Database) -> None:
+    """Fifty revocations at once get fifty distinct numbers, and a cursor reader misses none."""
+    now = now_ms()
+    tickets = [secrets.token_hex(16) for _ in range(50)]
+    seen: set[str] = set()
+    cursor = 0
+
+    async def read_along() -> None:
+        nonlocal cursor
+        page = await db.revocations.changes(after=cursor, now=now, limit=1000)
+        seen.update(entry.revocation.subject for entry in page.entries)
+        cursor = page.last_seq
+
+    async def revoke(ticket: str) -> None:
+        entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), now + HOUR_MS)
+        assert await db.revocations.record(entry, now=now)
+        await read_along()
+
+    async with anyio.create_task_group() as group:
+        for ticket in tickets:
+            group.start_soon(revoke, ticket)
+    await read_along()
+    assert seen == set(tickets)
+    head, _ = await db.revocations.feed_state()
+    assert cursor == head
 
 
 async def test_signing_keys_insert_once_then_replace_current(db: Database) -> None:

@@ -82,13 +82,20 @@ async def test_config_reads_the_environment() -> None:
     config = GuardConfig.from_environ(
         {
             "XPAY_GUARD_AUTH_URL": AUTH_URL,
+            "XPAY_GUARD_USERNAME": "guard",
+            "XPAY_GUARD_SECRET_KEY": "the-secret",
             "XPAY_GUARD_POLL_INTERVAL": "1.5",
             "XPAY_GUARD_LEEWAY": "5",
         }
     )
     assert (config.auth_url, config.poll_interval, config.leeway) == (AUTH_URL, 1.5, 5)
+    assert config.credentials is not None
+    assert config.credentials[1].get_secret_value() == "the-secret"
+    assert "the-secret" not in repr(config)
     with pytest.raises(ValueError, match="XPAY_GUARD_AUTH_URL"):
         GuardConfig.from_environ({})
+    with pytest.raises(ValueError, match="XPAY_GUARD_USERNAME and XPAY_GUARD_SECRET_KEY"):
+        GuardConfig.from_environ({"XPAY_GUARD_AUTH_URL": AUTH_URL})
 
 
 # -- verdicts -----------------------------------------------------------------------------

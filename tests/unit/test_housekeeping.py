@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.support import Harness, session_record
 from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
-from xpay_auth.security.revocation import Revocation, RevocationKind
+from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
 from xpay_auth.services.housekeeping import purge_expired
 
 
@@ -23,11 +23,13 @@ def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
         ]
         await runtime.database.sessions.insert_many(sessions)
         revocations = runtime.database.revocations
-        await revocations.add(
-            Revocation(RevocationKind.TICKET, "a" * 32), now=now, expires_at=now - 1
+        # Recorded a minute ago: one has expired since, the other is still in force.
+        await revocations.record(
+            RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now - 1), now=now - 60_000
         )
-        await revocations.add(
-            Revocation(RevocationKind.TICKET, "b" * 32), now=now, expires_at=now + 60_000
+        await revocations.record(
+            RevocationEntry(Revocation(RevocationKind.TICKET, "b" * 32), now + 60_000),
+            now=now - 60_000,
         )
 
     harness.run(seed)
@@ -38,7 +40,7 @@ def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
     async def remaining(runtime: Runtime) -> tuple[list[str], list[str]]:
         live = await runtime.database.sessions.live_for_account(account_id, 0)
         active = await runtime.database.revocations.active(0)
-        return [s.ticket for s in live], [r.subject for r in active]
+        return [s.ticket for s in live], [r.revocation.subject for r in active]
 
     tickets, revoked = harness.run(remaining)
     assert tickets == ["b" * 32]

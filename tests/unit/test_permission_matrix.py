@@ -105,6 +105,8 @@ MATRIX: dict[str, tuple[Body, tuple[int, ...]]] = {
     "/admin/audit/search": (lambda _: {"event": "key.created"}, _READ),
     "/oauth/introspect": (lambda c: {"token": c.target_token}, _INTROSPECT),
     "/auth/verify": (lambda _: None, _ANY),
+    # A GET: only a verifier's token (tme_verifier) reads the feed, no client or operator.
+    "/auth/revocations": (lambda _: None, (401, 401, 401, 403, 403, 403, 403, 403)),
 }
 
 
@@ -118,6 +120,10 @@ def _check_cell(harness: Harness, path: str, kind: str, status: int) -> None:
         if cell.token is not None:
             headers["Authorization"] = f"Bearer {cell.token}"
         response = harness.client.post(path, data=body, headers=headers)
+    elif path == "/auth/revocations":
+        if cell.token is not None:
+            headers["Authorization"] = f"Bearer {cell.token}"
+        response = harness.client.get(path, headers=headers)
     else:
         response = harness.post(path, body, token=cell.token, headers=headers)
     assert_no_secret_material(response, allowed_secret=_issued_secret(response))

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from xpay_auth.security.revocation import Revocation, RevocationKind, RevocationSet
+from xpay_auth.security.revocation import (
+    Revocation,
+    RevocationEntry,
+    RevocationKind,
+    RevocationSet,
+)
 from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, AccessClaims
 
 TICKET_A = "a" * 32
@@ -61,25 +66,53 @@ def test_account_revocation_spares_the_except_ticket() -> None:
 
 
 @pytest.mark.parametrize(
-    "entry",
+    ("entry", "members"),
     [
-        Revocation(RevocationKind.TICKET, TICKET_A),
-        Revocation(RevocationKind.KEY, "key1"),
-        Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000),
-        Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000, except_ticket=TICKET_B),
+        (Revocation(RevocationKind.TICKET, TICKET_A), set()),
+        (Revocation(RevocationKind.KEY, "key1"), set()),
+        (Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000), {"notAfter"}),
+        (
+            Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000, except_ticket=TICKET_B),
+            {"notAfter", "exceptTicket"},
+        ),
     ],
 )
-def test_json_round_trip(entry: Revocation) -> None:
-    """An entry survives to_json and from_json unchanged."""
-    raw = entry.to_json()
-    assert set(raw) == {"kind", "subject", "notAfter", "exceptTicket"}
-    assert Revocation.from_json(raw) == entry
+def test_json_round_trip_leaves_out_empty_members(entry: Revocation, members: set[str]) -> None:
+    """An entry survives to_json and from_json unchanged, and carries no null member."""
+    raw = RevocationEntry(entry, 5000).to_json()
+    assert set(raw) == {"kind", "subject", "expiresAt", *members}
+    assert RevocationEntry.from_json(raw) == RevocationEntry(entry, 5000)
 
 
-def test_from_json_refuses_an_unknown_kind() -> None:
-    """An entry of an unknown kind is refused rather than silently ignored."""
-    with pytest.raises(ValueError, match="bogus"):
-        Revocation.from_json({"kind": "bogus", "subject": "x"})
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"kind": "bogus", "subject": "x", "expiresAt": 1},
+        {"kind": "ticket", "subject": "", "expiresAt": 1},
+        {"kind": "ticket", "subject": "x", "expiresAt": "1"},
+        {"kind": "ticket", "subject": "x", "expiresAt": True},
+        {"kind": "account", "subject": "x", "expiresAt": 1},
+        {"kind": "account", "subject": "x", "expiresAt": 1, "notAfter": 1, "exceptTicket": 5},
+        {"kind": "ticket", "subject": "x"},
+    ],
+)
+def test_from_json_refuses_a_malformed_entry(raw: dict[str, Any]) -> None:
+    """An entry of an unknown kind or with ill-typed members is refused, never half-read."""
+    with pytest.raises((ValueError, TypeError, KeyError)):
+        RevocationEntry.from_json(raw)
+
+
+def test_a_later_entry_replaces_the_one_it_changes_and_prune_forgets_the_spent() -> None:
+    """An account keeps its latest mark; entries past their end are pruned."""
+    revoked = RevocationSet()
+    revoked.apply(RevocationEntry(Revocation(RevocationKind.ACCOUNT, "acc_1", 900), 5000))
+    revoked.apply(RevocationEntry(Revocation(RevocationKind.ACCOUNT, "acc_1", 1200), 9000))
+    revoked.apply(RevocationEntry(Revocation(RevocationKind.TICKET, TICKET_A), 4000))
+    assert revoked.is_revoked(_claims(issued_at=1100, ticket=TICKET_B))
+    assert len(revoked) == 2
+    assert revoked.prune(4000) == 1
+    assert not revoked.is_revoked(_claims(issued_at=1300))
+    assert revoked.is_revoked(_claims(issued_at=1200, ticket=TICKET_B))
 
 
 def test_revocation_set_agrees_with_the_entries() -> None:
@@ -89,7 +122,7 @@ def test_revocation_set_agrees_with_the_entries() -> None:
         Revocation(RevocationKind.KEY, "key9"),
         Revocation(RevocationKind.ACCOUNT, "acc_2", not_after=1500, except_ticket=TICKET_B),
     ]
-    revoked = RevocationSet.of(entries)
+    revoked = RevocationSet.of(RevocationEntry(entry, 5000) for entry in entries)
     for subject in ("acc_1", "acc_2"):
         for ticket in (TICKET_A, TICKET_B, "c" * 32):
             for client_id in ("key1", "key9", DASHBOARD_CLIENT_ID):

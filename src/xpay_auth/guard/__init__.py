@@ -3,7 +3,7 @@
     from fastapi import Depends, FastAPI
     from xpay_auth.guard import AccessClaims, Guard, GuardConfig, GuardMiddleware, require_scopes
 
-    guard = Guard(GuardConfig(auth_url="http://xpay-auth:8000"))
+    guard = Guard(GuardConfig.from_environ())  # XPAY_GUARD_AUTH_URL, _USERNAME, _SECRET_KEY
     app = FastAPI(lifespan=guard.lifespan)
     app.add_middleware(GuardMiddleware, guard=guard, public_paths={"/healthz"})
 
@@ -12,7 +12,8 @@
 
 Tokens are verified with the service's own :class:`~xpay_auth.security.tokens.TokenVerifier`
 against the published key set; revocations arrive by polling ``GET /auth/revocations``
-and are honoured within :attr:`GuardConfig.revocation_bound` seconds (5 by default).
+(with the guard's own ``tme_verifier`` key, changes after a cursor) and are honoured
+within :attr:`GuardConfig.revocation_bound` seconds (5 by default).
 See ``docs/guard.md``.
 """
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 from xpay_auth.security.token_cache import DEFAULT_MAX_ENTRIES
 from xpay_auth.security.tokens import DEFAULT_LEEWAY
@@ -29,6 +31,9 @@ class GuardConfig:
     """
 
     auth_url: str
+    # The guard's own service account (scope tme_verifier) and API key, for the feed.
+    username: str | None = None
+    secret_key: SecretStr | str | None = field(default=None, repr=False)  # kept as SecretStr
     issuer: str = "xpay-auth"
     audience: str = "xpay-api"
     poll_interval: float = 2.0
@@ -45,11 +50,11 @@ class GuardConfig:
     token_cache_size: int = DEFAULT_MAX_ENTRIES
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.auth_url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError(f"auth_url must be an http(s) URL, not {self.auth_url!r}")
-        if parts.query or parts.fragment:
-            raise ValueError("auth_url must not carry a query or fragment")
+        self._check_url()
+        if isinstance(self.secret_key, str):
+            object.__setattr__(self, "secret_key", SecretStr(self.secret_key))
+        if (self.username is None) != (self.secret_key is None):
+            raise ValueError("username and secret_key go together: give both or neither")
         for name in ("poll_interval", "request_timeout", "jwks_max_age", "kid_refetch_interval"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
@@ -63,6 +68,19 @@ class GuardConfig:
                 "max_staleness must be at least poll_interval + request_timeout "
                 f"({self.poll_interval + self.request_timeout:g} s)"
             )
+
+    def _check_url(self) -> None:
+        parts = urlsplit(self.auth_url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"auth_url must be an http(s) URL, not {self.auth_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("auth_url must not carry a query or fragment")
+
+    @property
+    def credentials(self) -> tuple[str, SecretStr] | None:
+        if self.username is None or not isinstance(self.secret_key, SecretStr):
+            return None
+        return self.username, self.secret_key
 
     @property
     def base_url(self) -> str:
@@ -97,12 +115,20 @@ class GuardConfig:
             raw = source.get(prefix + item.name.upper())
             if raw is None:
                 continue
-            if item.name in {"auth_url", "issuer", "audience"}:
+            if item.name in {"auth_url", "issuer", "audience", "username"}:
                 values[item.name] = raw
+            elif item.name == "secret_key":
+                values[item.name] = SecretStr(raw)
             elif item.name in {"leeway", "token_cache_size"}:
                 values[item.name] = int(raw)
             else:
                 values[item.name] = float(raw)
         if "auth_url" not in values:
             raise ValueError(f"{prefix}AUTH_URL is not set: give the base URL of xpay-auth")
+        if "username" not in values or "secret_key" not in values:
+            raise ValueError(
+                f"{prefix}USERNAME and {prefix}SECRET_KEY must be set: the revocation feed "
+                "takes the guard's own account (scope tme_verifier) and API key, made with "
+                "xpay-auth users create / keys create (docs/guard.md)"
+            )
         return cls(**values)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from typing import Any, Self
 
 import httpx
 
+from xpay_auth.client import AuthenticationError, XPayAuth
 from xpay_auth.errors import Forbidden, Unauthorized, XpayAuthError
 from xpay_auth.guard._config import GuardConfig
 from xpay_auth.guard._feed import RevocationFeed
@@ -68,7 +69,10 @@ class Guard:
             refetch_interval=config.kid_refetch_interval,
             clock=clock,
         )
-        self.feed = RevocationFeed(self._fetch_json, config.revocations_url, clock=clock)
+        credentials = config.credentials
+        # The guard's own login for the feed, renewed by the client before it expires.
+        self._auth = XPayAuth(config.base_url, *credentials) if credentials else None
+        self.feed = RevocationFeed(self._fetch_feed, clock=clock)
         self._verifier = TokenVerifier(
             self.keys.public_key,
             config.issuer,
@@ -133,22 +137,37 @@ class Guard:
 
     # -- fetching -------------------------------------------------------------------------
 
-    async def _fetch_json(self, url: str) -> Any:
+    async def _fetch_json(
+        self,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> Any:
         client = self._client
         if client is None:
             raise FeedError("the guard is not started")
         try:
             # A total bound, not httpx's per-phase one: a slow trickle must not stretch a poll.
             async with asyncio.timeout(self.config.request_timeout):
-                response = await client.get(url, headers={"Accept": "application/json"})
+                response = await client.get(
+                    url, params=params, auth=auth, headers={"Accept": "application/json"}
+                )
+        except AuthenticationError as exc:
+            raise FeedError(f"{url}: the guard's login was refused: {exc}") from exc
         except (httpx.HTTPError, TimeoutError) as exc:
             raise FeedError(f"{url}: {type(exc).__name__}") from exc
+        if response.status_code == 401 and self._auth is None:  # noqa: PLR2004
+            raise FeedError(f"{url}: HTTP 401: set the guard's username and secret_key")
         if response.status_code != 200:  # noqa: PLR2004
             raise FeedError(f"{url}: HTTP {response.status_code}")
         try:
             return response.json()
         except ValueError as exc:
             raise FeedError(f"{url}: not JSON") from exc
+
+    async def _fetch_feed(self, params: dict[str, str]) -> Any:
+        return await self._fetch_json(self.config.revocations_url, params=params, auth=self._auth)
 
     async def poll_revocations(self) -> bool:
         """Fetch the revocation list once; whether it succeeded. Failures are logged once."""

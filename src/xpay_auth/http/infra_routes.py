@@ -7,10 +7,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from xpay_auth.contract import error_response, request_uuid, success_response
-from xpay_auth.errors import StorageUnavailable
+from xpay_auth.domain import Scope
+from xpay_auth.errors import BadRequest, StorageUnavailable
+from xpay_auth.http.endpoint import failure_response
 from xpay_auth.http.openapi import openapi_document
-from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
+from xpay_auth.services import sessions
+from xpay_auth.services.revocation_feed import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, feed_page
 
 
 async def healthz(request: Request) -> Response:
@@ -41,23 +44,49 @@ async def jwks(request: Request) -> Response:
     )
 
 
-async def revocations(request: Request) -> Response:
-    """Revocations still in force, for verifiers that check tokens locally (the guard).
+def _feed_query(request: Request) -> tuple[Cursor | None, int]:
+    """``since`` (a cursor) and ``limit`` from the query; a malformed one is a 400."""
+    query = request.query_params
+    for name in ("since", "limit"):
+        if len(query.getlist(name)) > 1:
+            raise BadRequest(
+                {"field": name, "reason": "must appear once"}, message=f"invalid field: {name}"
+            )
+    cursor = None
+    raw_cursor = query.get("since")
+    if raw_cursor is not None:
+        cursor = Cursor.parse(raw_cursor)
+        if cursor is None:
+            raise BadRequest(
+                {"field": "since", "reason": "must be a cursor this feed gave"},
+                message="invalid field: since",
+            )
+    raw_limit = query.get("limit", str(DEFAULT_PAGE_SIZE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit[:6]) <= MAX_PAGE_SIZE:
+        raise BadRequest(
+            {"field": "limit", "reason": f"must be an integer from 1 to {MAX_PAGE_SIZE}"},
+            message="invalid field: limit",
+        )
+    return cursor, int(raw_limit)
 
-    Entries hold opaque ids only: tickets, key ids and account ids, never a secret.
+
+async def revocations(request: Request) -> Response:
+    """Revocations changed after the caller's cursor, for verifiers that check tokens locally.
+
+    Needs a bearer token with ``tme_verifier``: the entries name sessions, keys and accounts
+    (opaque ids and times, never a secret), which only a verifier has any use for.
     """
     rid = request_uuid(request.headers.get("uuid"))
-    runtime: Runtime = request.app.state.runtime
     try:
-        active = await runtime.database.revocations.active(now_ms())
-    except Exception as exc:  # noqa: BLE001
-        error = StorageUnavailable(detail=f"{type(exc).__name__}: {exc}"[:300])
-        return error_response(rid, error, path=request.url.path)
-    return success_response(
-        rid,
-        "revocations",
-        {"revocations": [entry.to_json() for entry in active], "generatedAt": now_ms()},
-    )
+        runtime: Runtime = request.app.state.runtime
+        await sessions.authorize(
+            runtime, request.headers.get("authorization"), scope=Scope.VERIFIER.value
+        )
+        cursor, limit = _feed_query(request)
+        data = await feed_page(runtime, cursor, limit)
+    except Exception as exc:  # noqa: BLE001  the contract: never a stack trace
+        return failure_response(rid, exc, path=request.url.path)
+    return success_response(rid, "revocations", data)
 
 
 async def openapi(_request: Request) -> Response:

@@ -112,14 +112,17 @@ SCHEMAS: dict[str, Schema] = {
         },
         "required": ["active"],
     },
-    "Revocation": _object(
-        {
+    "Revocation": {
+        "type": "object",
+        "properties": {
             "kind": {"enum": ["ticket", "key", "account"]},
             "subject": {"type": "string"},
-            "notAfter": {"type": ["integer", "null"]},
-            "exceptTicket": _NULLABLE_TEXT,
-        }
-    ),
+            "expiresAt": _INTEGER_MS,
+            "notAfter": {"type": "integer", "description": "accounts: tokens issued up to it"},
+            "exceptTicket": {"type": "string", "description": "accounts: the session spared"},
+        },
+        "required": ["kind", "subject", "expiresAt"],
+    },
     "JsonWebKeySet": {
         "type": "object",
         "properties": {
@@ -394,6 +397,52 @@ def _verify_operation(method: str) -> Schema:
     return operation
 
 
+def _revocation_feed_operation() -> Schema:
+    page = _object(
+        {
+            "revocations": {"type": "array", "items": _ref("Revocation")},
+            "cursor": {"type": "string", "pattern": "^[0-9a-f]{32}\\.[0-9]+$"},
+            "more": {"type": "boolean"},
+            "reset": {"type": "boolean"},
+            "generatedAt": _INTEGER_MS,
+        }
+    )
+    query = [
+        {
+            "name": "since",
+            "in": "query",
+            "required": False,
+            "description": "The cursor of the previous page; absent for the snapshot.",
+            "schema": {"type": "string", "pattern": "^[0-9a-f]{32}\\.(0|[1-9][0-9]{0,17})$"},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "Entries per page.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2000, "default": 300},
+        },
+    ]
+    return {
+        "get": {
+            "summary": "Revocations changed after a cursor, for local verifiers",
+            "tags": ["infrastructure"],
+            "description": "Needs a bearer token with scope tme_verifier.",
+            "parameters": [_UUID_HEADER, *query],
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": _success(page)}},
+                },
+                **_responses(
+                    "BadRequest", "Unauthorized", "Forbidden", "InternalError", "StorageUnavailable"
+                ),
+            },
+        }
+    }
+
+
 def _platform_paths() -> dict[str, Schema]:
     envelope = {"application/json": {"schema": _success({"type": "object"})}}
     return {
@@ -450,23 +499,7 @@ def _platform_paths() -> dict[str, Schema]:
             "infrastructure",
             {"application/jwk-set+json": {"schema": _ref("JsonWebKeySet")}},
         ),
-        "/auth/revocations": _get(
-            "Revocations in force, for local verifiers",
-            "infrastructure",
-            {
-                "application/json": {
-                    "schema": _success(
-                        _object(
-                            {
-                                "revocations": {"type": "array", "items": _ref("Revocation")},
-                                "generatedAt": _INTEGER_MS,
-                            }
-                        )
-                    )
-                }
-            },
-            "StorageUnavailable",
-        ),
+        "/auth/revocations": _revocation_feed_operation(),
         "/metrics": _get(
             "Prometheus metrics of the client calls",
             "infrastructure",

@@ -3,8 +3,10 @@
 A revocation names a ticket (one session), an API key (every session opened with it), or an
 account (every session whose token was issued at or before ``not_after``, optionally sparing
 the one session that asked, as a password change does). Tokens are never stored; this is
-all a verifier needs besides the signature. Entries are kept until every token they could
-match has expired.
+all a verifier needs besides the signature.
+
+Each revocation is kept, under its (kind, subject), only until every token it could match
+has expired (``expires_at``); an account has one mark, the latest.
 """
 
 from __future__ import annotations
@@ -41,51 +43,92 @@ class Revocation:
             and claims.ticket != self.except_ticket
         )
 
+
+@dataclass(frozen=True, slots=True)
+class RevocationEntry:
+    """A revocation and the moment (ms) after which no token it matches is still valid."""
+
+    revocation: Revocation
+    expires_at: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.revocation.kind.value, self.revocation.subject
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "subject": self.subject,
-            "notAfter": self.not_after,
-            "exceptTicket": self.except_ticket,
+        """The feed's form: nulls left out, so that a page of entries stays small."""
+        revocation = self.revocation
+        raw: dict[str, Any] = {
+            "kind": revocation.kind.value,
+            "subject": revocation.subject,
+            "expiresAt": self.expires_at,
         }
+        if revocation.not_after is not None:
+            raw["notAfter"] = revocation.not_after
+        if revocation.except_ticket is not None:
+            raw["exceptTicket"] = revocation.except_ticket
+        return raw
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> Revocation:
+    def from_json(cls, raw: Mapping[str, Any]) -> RevocationEntry:
+        kind = RevocationKind(raw["kind"])
+        subject, expires_at = raw["subject"], raw["expiresAt"]
         not_after, except_ticket = raw.get("notAfter"), raw.get("exceptTicket")
-        return cls(
-            kind=RevocationKind(raw["kind"]),
-            subject=str(raw["subject"]),
-            not_after=int(not_after) if not_after is not None else None,
-            except_ticket=str(except_ticket) if except_ticket is not None else None,
-        )
+        if not isinstance(subject, str) or not subject:
+            raise ValueError("subject must be a string")
+        if not isinstance(expires_at, int) or isinstance(expires_at, bool):
+            raise TypeError("expiresAt must be an integer")
+        if kind is RevocationKind.ACCOUNT and not isinstance(not_after, int):
+            raise TypeError("an account revocation needs notAfter")
+        if except_ticket is not None and not isinstance(except_ticket, str):
+            raise TypeError("exceptTicket must be a string")
+        return cls(Revocation(kind, subject, not_after, except_ticket), expires_at)
 
 
 @dataclass(slots=True)
 class RevocationSet:
-    """An in-memory index of revocations for verifiers that cannot ask the database."""
+    """An in-memory index of revocations for verifiers that cannot ask the database.
 
-    tickets: set[str] = field(default_factory=set)
-    keys: set[str] = field(default_factory=set)
-    accounts: dict[str, list[Revocation]] = field(default_factory=dict)
+    Entries replace the entry of the same (kind, subject), as the feed sends changes.
+    """
+
+    tickets: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, RevocationEntry] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, revocations: Iterable[Revocation]) -> RevocationSet:
+    def of(cls, entries: Iterable[RevocationEntry]) -> RevocationSet:
         result = cls()
-        for revocation in revocations:
-            result.add(revocation)
+        for entry in entries:
+            result.apply(entry)
         return result
 
-    def add(self, revocation: Revocation) -> None:
+    def __len__(self) -> int:
+        return len(self.tickets) + len(self.keys) + len(self.accounts)
+
+    def apply(self, entry: RevocationEntry) -> None:
+        revocation = entry.revocation
         if revocation.kind is RevocationKind.TICKET:
-            self.tickets.add(revocation.subject)
+            self.tickets[revocation.subject] = entry.expires_at
         elif revocation.kind is RevocationKind.KEY:
-            self.keys.add(revocation.subject)
+            self.keys[revocation.subject] = entry.expires_at
         else:
-            self.accounts.setdefault(revocation.subject, []).append(revocation)
+            self.accounts[revocation.subject] = entry
+
+    def prune(self, now_ms: int) -> int:
+        """Forget entries whose every token has expired; how many went."""
+        before = len(self)
+        self.tickets = {ticket: end for ticket, end in self.tickets.items() if end > now_ms}
+        self.keys = {key: end for key, end in self.keys.items() if end > now_ms}
+        self.accounts = {
+            account: entry for account, entry in self.accounts.items() if entry.expires_at > now_ms
+        }
+        return before - len(self)
 
     def is_revoked(self, claims: AccessClaims) -> bool:
         if claims.ticket in self.tickets:
             return True
         if claims.key_id is not None and claims.key_id in self.keys:
             return True
-        return any(entry.matches(claims) for entry in self.accounts.get(claims.subject, ()))
+        mark = self.accounts.get(claims.subject)
+        return mark is not None and mark.revocation.matches(claims)

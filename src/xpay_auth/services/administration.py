@@ -86,7 +86,7 @@ async def revoke_all_sessions(runtime: Runtime, account: Account, ctx: RequestCo
 async def revoke_any_session(runtime: Runtime, ticket: str, ctx: RequestContext) -> None:
     """End one session by ticket, stored yet or not (revocations match tokens, not rows)."""
     session = await runtime.database.sessions.by_ticket(ticket)
-    await revoke_ticket(runtime, ticket)
+    await revoke_ticket(runtime, ticket, session)
     await runtime.audit.record(
         "session.revoked",
         "ok",

@@ -123,7 +123,7 @@ async def revoke_key(runtime: Runtime, key: ApiKey, ctx: RequestContext | None =
     """
     now = now_ms()
     changed = await runtime.database.api_keys.revoke_with_entry(
-        key.id, now, keep_until=keep_until(now)
+        key.id, now, keep_until=await keep_until(runtime, now, key_id=key.id)
     )
     if changed:
         await runtime.audit.record(

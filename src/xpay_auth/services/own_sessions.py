@@ -32,11 +32,10 @@ async def revoke_own_session(
     runtime: Runtime, account: Account, ticket: str, *, current_ticket: str, ctx: RequestContext
 ) -> None:
     """End one session of ``account``; another account's ticket looks absent."""
-    if ticket != current_ticket:
-        session = await runtime.database.sessions.by_ticket(ticket)
-        if session is None or session.account_id != account.id:
-            raise NotFound({"ticket": ticket}, message="no such session")
-    await revoke_ticket(runtime, ticket)
+    session = await runtime.database.sessions.by_ticket(ticket)
+    if ticket != current_ticket and (session is None or session.account_id != account.id):
+        raise NotFound({"ticket": ticket}, message="no such session")
+    await revoke_ticket(runtime, ticket, session)
     await runtime.audit.record(
         "session.revoked",
         "ok",

@@ -2,7 +2,10 @@
 
 Revocations are recorded as entries that verifiers match against token claims (see
 ``security.revocation``), not against stored sessions, so a verifier needs no session
-lookup. Entries are kept as long as any token they could match may live.
+lookup. An entry is kept only as long as a token it could match may live: a ticket's
+until its token expires, a key's or an account's until the last token issued before it.
+Entries that add nothing (repeats, tickets their account's mark already covers) are not
+stored (``RevocationRepository.record``).
 """
 
 from __future__ import annotations
@@ -10,33 +13,77 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from xpay_auth.domain import Session
 from xpay_auth.logs import log_event, now_ms
 from xpay_auth.runtime import Runtime
-from xpay_auth.security.revocation import Revocation, RevocationKind
-from xpay_auth.security.tokens import DEFAULT_LEEWAY
+from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
+from xpay_auth.security.tokens import DEFAULT_LEEWAY, AccessClaims
 from xpay_auth.settings import MAX_TOKEN_TTL
 
-# Tokens never live longer than the largest allowed TTL, so neither must their revocations.
-_KEEP_MS = (MAX_TOKEN_TTL + DEFAULT_LEEWAY) * 1000
+# A token is issued at most a second ahead (after an account's mark) and is accepted up to
+# the leeway past its exp: an entry outlives the token's exp by both.
+_AFTER_EXP_MS = (DEFAULT_LEEWAY + 1) * 1000
 
 
-async def revoke_ticket(runtime: Runtime, ticket: str) -> None:
-    now = now_ms()
-    await runtime.database.revocations.add(
-        Revocation(RevocationKind.TICKET, ticket), now=now, expires_at=now + _KEEP_MS
+async def keep_until(
+    runtime: Runtime, now: int, *, account_id: str | None = None, key_id: str | None = None
+) -> int:
+    """When every token of the account or key issued up to ``now`` has expired.
+
+    Tokens issued now live ``XPAY_AUTH_TOKEN_TTL``; older ones, issued under a longer
+    setting, are found among the stored sessions (every answered login has one).
+    """
+    latest = await runtime.database.sessions.latest_expiry(account_id=account_id, key_id=key_id)
+    return max(now + runtime.settings.token_ttl * 1000, latest or 0) + _AFTER_EXP_MS
+
+
+async def revoke_token_session(runtime: Runtime, claims: AccessClaims) -> bool:
+    """Revoke the session of a token presented to us (logout): kept until that token expires."""
+    entry = RevocationEntry(
+        Revocation(RevocationKind.TICKET, claims.ticket),
+        claims.expires_at * 1000 + _AFTER_EXP_MS,
     )
-    log_event("session.revoked", ticket=ticket)
+    changed = await runtime.database.revocations.record(
+        entry,
+        now=now_ms(),
+        account_id=claims.subject,
+        issued_at=claims.issued_at,
+        key_id=claims.key_id,
+    )
+    log_event("session.revoked", ticket=claims.ticket, stored=changed)
+    return changed
 
 
-def keep_until(now: int) -> int:
-    """When a revocation made at ``now`` can match no token any more."""
-    return now + _KEEP_MS
+async def revoke_ticket(runtime: Runtime, ticket: str, session: Session | None = None) -> bool:
+    """Revoke a session by ticket, stored yet or not; ``session`` tells how long to keep it.
+
+    A ticket with no stored session (a login still committing, or none at all) is kept
+    as long as any token can live.
+    """
+    if session is None:
+        expires_at = now_ms() + (MAX_TOKEN_TTL * 1000) + _AFTER_EXP_MS
+        entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), expires_at)
+        changed = await runtime.database.revocations.record(entry, now=now_ms())
+    else:
+        expires_at = session.expires_at + _AFTER_EXP_MS
+        entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), expires_at)
+        changed = await runtime.database.revocations.record(
+            entry,
+            now=now_ms(),
+            account_id=session.account_id,
+            issued_at=session.issued_at,
+            key_id=session.api_key_id,
+        )
+    log_event("session.revoked", ticket=ticket, stored=changed)
+    return changed
 
 
 async def revoke_key_sessions(runtime: Runtime, key_id: str) -> bool:
     now = now_ms()
     return await runtime.database.revocations.add(
-        Revocation(RevocationKind.KEY, key_id), now=now, expires_at=keep_until(now)
+        Revocation(RevocationKind.KEY, key_id),
+        now=now,
+        expires_at=await keep_until(runtime, now, key_id=key_id),
     )
 
 
@@ -63,7 +110,8 @@ async def change_and_revoke_account(
         # New logins read this mark and issue tokens after it (services.authenticate).
         {**values, "tokens_not_after": not_after},
         mark=Revocation(RevocationKind.ACCOUNT, account_id, not_after, except_ticket),
-        keep_until=keep_until(now),
+        # The account's sessions include its keys' sessions: one horizon covers both.
+        keep_until=await keep_until(runtime, now, account_id=account_id),
         with_keys=with_keys,
     )
     log_event("account.sessions_revoked", account_id=account_id, except_ticket=except_ticket)

@@ -7,7 +7,7 @@ from xpay_auth.runtime import Runtime
 from xpay_auth.security.bearer import bearer_token
 from xpay_auth.security.tokens import AccessClaims, InvalidToken, UnknownKey
 from xpay_auth.services.context import RequestContext
-from xpay_auth.services.revocations import revoke_ticket
+from xpay_auth.services.revocations import revoke_token_session
 
 
 async def verify_token(runtime: Runtime, token: str) -> AccessClaims:
@@ -55,7 +55,7 @@ async def authorize(
 
 
 async def logout(runtime: Runtime, claims: AccessClaims, ctx: RequestContext) -> None:
-    await revoke_ticket(runtime, claims.ticket)
+    await revoke_token_session(runtime, claims)
     await runtime.audit.record(
         "session.logged_out",
         "ok",

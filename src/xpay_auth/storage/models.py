@@ -3,7 +3,17 @@ name says seconds, so that SQLite and PostgreSQL store and compare them alike.""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -59,17 +69,46 @@ class SessionRow(Base):
 
 
 class RevocationRow(Base):
-    __tablename__ = "revocations"
-    __table_args__ = (Index("ix_revocations_kind_subject", "kind", "subject"),)
+    """One revocation in force, keyed by what it revokes: repeating it adds no row.
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    subject: Mapped[str] = mapped_column(String(64))
+    ``seq`` is the feed's change number (``RevocationFeedRow``): set anew whenever the row
+    changes, so a verifier holding a cursor reads only the rows changed after it.
+    """
+
+    __tablename__ = "revocations"
+    __table_args__ = (
+        PrimaryKeyConstraint("kind", "subject", name="pk_revocations_entry"),
+        UniqueConstraint("seq", name="uq_revocations_seq"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     not_after: Mapped[int | None] = mapped_column(BigInteger)  # seconds, like iat
     except_ticket: Mapped[str | None] = mapped_column(String(32))
+    # Tickets: the session's account and its token's iat (seconds), so that a later
+    # account-wide mark covering the token can take this row's place.
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    issued_at: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[int] = mapped_column(BigInteger)
     # No token this entry could match outlives this moment; then it can be deleted.
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class RevocationFeedRow(Base):
+    """The feed's single row: the last change number given out, and this database's name.
+
+    Taking the next number updates this row, which holds its lock until the revocation
+    commits: numbers become visible in the order they were given, so a reader that has seen
+    number n has seen every number below it.
+    """
+
+    __tablename__ = "revocation_feed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    # Cursors carry it: a cursor of another database (or of a restored copy) starts over.
+    generation: Mapped[str] = mapped_column(String(32))
 
 
 class SigningKeyRow(Base):

@@ -86,9 +86,11 @@ async def test_config_reads_the_environment() -> None:
             "XPAY_GUARD_SECRET_KEY": "the-secret",
             "XPAY_GUARD_POLL_INTERVAL": "1.5",
             "XPAY_GUARD_LEEWAY": "5",
+            "XPAY_GUARD_INSECURE_HOSTS": "auth.internal, other.internal",
         }
     )
     assert (config.auth_url, config.poll_interval, config.leeway) == (AUTH_URL, 1.5, 5)
+    assert config.insecure_hosts == ("auth.internal", "other.internal")
     assert config.credentials is not None
     assert config.credentials[1].get_secret_value() == "the-secret"
     assert "the-secret" not in repr(config)

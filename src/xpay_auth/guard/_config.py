@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -15,6 +16,17 @@ from xpay_auth.security.tokens import DEFAULT_LEEWAY
 ENV_PREFIX = "XPAY_GUARD_"
 JWKS_PATH = "/.well-known/jwks.json"
 REVOCATIONS_PATH = "/auth/revocations"
+ENVIRONMENTS = frozenset({"development", "production"})
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address: traffic that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +46,10 @@ class GuardConfig:
     # The guard's own service account (scope tme_verifier) and API key, for the feed.
     username: str | None = None
     secret_key: SecretStr | str | None = field(default=None, repr=False)  # kept as SecretStr
+    # In production, auth_url must be https unless its host is loopback or listed here
+    # (a host reached over a private network or an mTLS sidecar; docs/guard.md).
+    env: str = "development"
+    insecure_hosts: tuple[str, ...] = ()
     issuer: str = "xpay-auth"
     audience: str = "xpay-api"
     poll_interval: float = 2.0
@@ -75,6 +91,22 @@ class GuardConfig:
             raise ValueError(f"auth_url must be an http(s) URL, not {self.auth_url!r}")
         if parts.query or parts.fragment:
             raise ValueError("auth_url must not carry a query or fragment")
+        if self.env not in ENVIRONMENTS:
+            raise ValueError(f"env must be development or production, not {self.env!r}")
+        self._check_transport(parts.scheme, parts.hostname or "")
+
+    def _check_transport(self, scheme: str, host: str) -> None:
+        # Keys and revocations decide which tokens pass: fetched over plain HTTP, anyone on
+        # the path could serve their own.
+        if self.env != "production" or scheme == "https" or is_loopback(host):
+            return
+        if host.lower() in {allowed.lower() for allowed in self.insecure_hosts}:
+            return
+        raise ValueError(
+            f"auth_url {self.auth_url!r} is plain http in production: use https, or, when "
+            f"{host} is reached over a private network or an mTLS sidecar, list it in "
+            f"{ENV_PREFIX}INSECURE_HOSTS"
+        )
 
     @property
     def credentials(self) -> tuple[str, SecretStr] | None:
@@ -115,10 +147,12 @@ class GuardConfig:
             raw = source.get(prefix + item.name.upper())
             if raw is None:
                 continue
-            if item.name in {"auth_url", "issuer", "audience", "username"}:
+            if item.name in {"auth_url", "issuer", "audience", "username", "env"}:
                 values[item.name] = raw
             elif item.name == "secret_key":
                 values[item.name] = SecretStr(raw)
+            elif item.name == "insecure_hosts":
+                values[item.name] = tuple(part.strip() for part in raw.split(",") if part.strip())
             elif item.name in {"leeway", "token_cache_size"}:
                 values[item.name] = int(raw)
             else:

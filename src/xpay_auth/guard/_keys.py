@@ -20,10 +20,11 @@ class FeedError(Exception):
 
 
 def parse_jwks(document: Any) -> dict[str, ec.EllipticCurvePublicKey]:
-    """The ES256 keys of a JWK set by ``kid``; keys for other algorithms are left out.
+    """The ES256 keys of a JWK set by ``kid``; every other key is left out.
 
     RFC 8725 section 3.1: only keys of the pinned algorithm are ever used, whatever else
-    the set holds.
+    the set holds. A key is taken only when it says so itself: ``alg`` ES256, ``kty`` EC and
+    ``crv`` P-256 (the service publishes all three), and ``use``, if present, ``sig``.
     """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise FeedError("key set is not a JWK set")
@@ -36,7 +37,7 @@ def parse_jwks(document: Any) -> dict[str, ec.EllipticCurvePublicKey]:
             continue
         if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
             continue
-        if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
+        if jwk.get("alg") != ALGORITHM or jwk.get("use", "sig") != "sig":
             continue
         try:
             keys[kid] = public_key_from_jwk(jwk)

@@ -8,12 +8,18 @@ from typing import TYPE_CHECKING
 
 import anyio
 import pytest
+from sqlalchemy import delete
 
 from tests.databases import open_database
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
 from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
-from xpay_auth.storage.repositories import AlreadyExists, Database, StoredSigningKey
+from xpay_auth.storage.repositories import (
+    AlreadyExists,
+    Database,
+    StoredSigningKey,
+    revocation_feed,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -480,3 +486,21 @@ async def test_audit_insert_and_search(db: Database) -> None:
 async def test_ping(db: Database) -> None:
     """ping succeeds on a reachable database."""
     await db.ping()
+
+
+async def test_a_missing_feed_row_starts_a_new_generation(db: Database) -> None:
+    """With the counter row deleted (tables emptied by hand), revocations still number anew."""
+    now = now_ms()
+    first = RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now + HOUR_MS)
+    await db.revocations.record(first, now=now)
+    head, generation = await db.revocations.feed_state()
+    async with db.engine.begin() as conn:
+        await conn.execute(delete(revocation_feed))
+    assert (await db.revocations.changes(after=0, now=now, limit=10)).entries == [first]
+    second = RevocationEntry(Revocation(RevocationKind.TICKET, "b" * 32), now + HOUR_MS)
+    assert await db.revocations.record(second, now=now) is True
+    new_head, new_generation = await db.revocations.feed_state()
+    assert new_generation != generation
+    assert new_head > head
+    page = await db.revocations.changes(after=head, now=now, limit=10)
+    assert page.entries == [second]

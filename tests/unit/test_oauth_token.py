@@ -340,7 +340,13 @@ def test_metadata_describes_the_token_endpoint(harness: Harness, alice: tuple[st
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "introspection_endpoint": f"{base}/oauth/introspect",
         "introspection_endpoint_auth_methods_supported": ["Bearer"],
-        "scopes_supported": ["tme_admin", "tme_admin_read", "tme_introspect", "tme_user"],
+        "scopes_supported": [
+            "tme_admin",
+            "tme_admin_read",
+            "tme_introspect",
+            "tme_user",
+            "tme_verifier",
+        ],
         "service_documentation": f"{base}/openapi.json",
     }
     token = request_token(harness, CLIENT_CREDENTIALS, basic(ALICE, alice[1])).json()

@@ -5,6 +5,7 @@ Methods take and return the records of ``xpay_auth.domain``; no ORM row leaves t
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
@@ -25,6 +26,8 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -599,24 +602,22 @@ class RevocationRepository:
         (see ``RevocationFeedRow``), so a page ending there has missed nothing before it.
         """
         async with self._engine.connect() as conn:
-            counter = (await conn.execute(_FEED_STATE)).one()
+            head, generation = await _feed_state(conn)
             rows = list(
                 await conn.execute(
-                    _CHANGES,
-                    {"after": after, "upto": counter.last_seq, "now": now, "limit": limit + 1},
+                    _CHANGES, {"after": after, "upto": head, "now": now, "limit": limit + 1}
                 )
             )
         more = len(rows) > limit
         rows = rows[:limit]
-        last_seq = rows[-1].seq if more else max(after, counter.last_seq)
+        last_seq = rows[-1].seq if more else max(after, head)
         entries = [_entry(row) for row in rows]
-        return FeedPage(entries, last_seq, more, counter.generation, counter.last_seq)
+        return FeedPage(entries, last_seq, more, generation, head)
 
     async def feed_state(self) -> tuple[int, str]:
         """The last change number and the database's generation."""
         async with self._engine.connect() as conn:
-            counter = (await conn.execute(_FEED_STATE)).one()
-        return int(counter.last_seq), str(counter.generation)
+            return await _feed_state(conn)
 
     async def active(self, now: int) -> list[RevocationEntry]:
         async with self._engine.connect() as conn:
@@ -636,6 +637,18 @@ class RevocationRepository:
 _FEED_STATE = select(revocation_feed.c.last_seq, revocation_feed.c.generation).where(
     revocation_feed.c.id == _COUNTER_ID
 )
+# Until the first revocation after the counter row went missing recreates it.
+_NO_GENERATION = "0" * 32
+
+
+async def _feed_state(conn: AsyncConnection) -> tuple[int, str]:
+    counter = (await conn.execute(_FEED_STATE)).first()
+    if counter is None:
+        in_use = (await conn.execute(select(func.max(revocations.c.seq)))).scalar()
+        return int(in_use or 0), _NO_GENERATION
+    return int(counter.last_seq), str(counter.generation)
+
+
 _FEED_COLUMNS = (
     revocations.c.kind,
     revocations.c.subject,
@@ -668,17 +681,32 @@ def _entry(row: Sequence[Any]) -> RevocationEntry:
     return RevocationEntry(Revocation(_KINDS[kind], subject, not_after, except_ticket), expires_at)
 
 
+_TAKE_NEXT = (
+    update(revocation_feed)
+    .where(revocation_feed.c.id == _COUNTER_ID)
+    .values(last_seq=revocation_feed.c.last_seq + 1)
+    .returning(revocation_feed.c.last_seq)
+)
+
+
 async def _next_seq(conn: AsyncConnection) -> int:
     # The first statement writes: it takes the counter row's lock (PostgreSQL) or the
     # database's write lock (SQLite) before anything is read, so revocations are decided
     # one at a time and their numbers commit in order.
-    result = await conn.execute(
-        update(revocation_feed)
-        .where(revocation_feed.c.id == _COUNTER_ID)
-        .values(last_seq=revocation_feed.c.last_seq + 1)
-        .returning(revocation_feed.c.last_seq)
-    )
-    return int(result.scalar_one())
+    taken = (await conn.execute(_TAKE_NEXT)).scalar_one_or_none()
+    if taken is not None:
+        return int(taken)
+    # The row is gone (the tables were emptied by hand): start a new generation after the
+    # numbers still in use, so that every verifier's cursor reads the snapshot again.
+    in_use = (await conn.execute(select(func.max(revocations.c.seq)))).scalar()
+    values = {"id": _COUNTER_ID, "last_seq": int(in_use or 0), "generation": secrets.token_hex(16)}
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            postgresql_insert(revocation_feed).values(values).on_conflict_do_nothing()
+        )
+    else:
+        await conn.execute(sqlite_insert(revocation_feed).values(values).on_conflict_do_nothing())
+    return int((await conn.execute(_TAKE_NEXT)).scalar_one())
 
 
 async def _ticket_covered(

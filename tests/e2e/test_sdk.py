@@ -43,15 +43,15 @@ def readme_example() -> str:
     return block.group(1)
 
 
-def logins_audited(server: Server) -> int:
-    """How many successful logins the server recorded (after its writer flushed)."""
+def logins_audited(server: Server, username: str = USERNAME) -> int:
+    """How many successful logins of ``username`` the server recorded (once flushed)."""
 
     async def count(runtime: Runtime) -> int:
         async with runtime.database.engine.connect() as conn:
             statement = (
                 select(func.count())
                 .select_from(AuditEventRow)
-                .where(AuditEventRow.event == "login.succeeded")
+                .where(AuditEventRow.event == "login.succeeded", AuditEventRow.username == username)
             )
             return int((await conn.execute(statement)).scalar_one())
 

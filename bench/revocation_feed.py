@@ -81,7 +81,7 @@ async def prepare(settings: Settings, count: int) -> str:
     finally:
         await engine.dispose()
 
-    async with open_runtime(settings, background=False) as runtime:
+    async with open_runtime(settings) as runtime:
         account = await accounts.create_account(runtime, VERIFIER, scopes=("tme_verifier",))
         issued = await api_keys.create_key(runtime, account, scopes=("tme_verifier",))
         return issued.secret

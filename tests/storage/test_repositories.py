@@ -250,9 +250,9 @@ async def test_key_revocation(db: Database) -> None:
     assert not await _revoked(db, ticket="a" * 32, key_id=None)
 
 
-async def test_repeating_a_revocation_adds_no_row(db: Database) -> None:
+async def test_a_later_mark_or_a_longer_ticket_updates_its_one_row(db: Database) -> None:
     """The same key, ticket or account mark revoked twice is stored once; a later account
-    mark, or a ticket kept longer, is stored again."""
+    mark, or a ticket kept longer, changes that row rather than adding one."""
     later = now_ms() + HOUR_MS
     key = Revocation(RevocationKind.KEY, "key1")
     mark = Revocation(RevocationKind.ACCOUNT, "acc1", 100, None)
@@ -261,11 +261,14 @@ async def test_repeating_a_revocation_adds_no_row(db: Database) -> None:
         assert await db.revocations.add(revocation, now=1, expires_at=later)
         assert not await db.revocations.add(revocation, now=2, expires_at=later)
     assert not await db.revocations.add(key, now=3, expires_at=later + HOUR_MS)
-    assert await db.revocations.add(
-        Revocation(RevocationKind.ACCOUNT, "acc1", 101, None), now=3, expires_at=later
-    )
+    newer_mark = Revocation(RevocationKind.ACCOUNT, "acc1", 101, None)
+    assert await db.revocations.add(newer_mark, now=3, expires_at=later)
     assert await db.revocations.add(ticket, now=3, expires_at=later + HOUR_MS)
-    assert len(await db.revocations.active(now_ms())) == 5
+    assert await db.revocations.active(now_ms()) == [
+        RevocationEntry(key, later),
+        RevocationEntry(newer_mark, later),
+        RevocationEntry(ticket, later + HOUR_MS),
+    ]
 
 
 async def test_account_revocation_boundary_and_exception(db: Database) -> None:

@@ -41,7 +41,7 @@ from xpay_auth.services import accounts, api_keys
 from xpay_auth.settings import Argon2Profile, Settings
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.migrate import upgrade
-from xpay_auth.storage.repositories import revocation_feed, revocations
+from xpay_auth.storage.rows import revocation_feed, revocations
 
 BASE_URL = "http://feed.bench"
 VERIFIER = "bench-guard"

@@ -11,7 +11,7 @@ from xpay_auth.runtime import open_runtime
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from xpay_auth.storage.repositories import Database
+    from xpay_auth.storage.database import Database
 
 
 @asynccontextmanager

@@ -21,10 +21,9 @@ from xpay_auth.services.committer import Committer
 from xpay_auth.services.keyring import Keyring
 from xpay_auth.settings import Settings
 from xpay_auth.storage.batch import create_batch_store
+from xpay_auth.storage.database import Database
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.file_modes import check_secret_files
-from xpay_auth.storage.reader import create_reader
-from xpay_auth.storage.repositories import Database
 from xpay_auth.throttling.throttle import Throttle, build_throttle
 
 
@@ -54,7 +53,7 @@ async def open_runtime(
     check_secret_files(settings)
     server_secret = settings.server_secret()
     engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    database = Database(engine, create_reader(settings.database_url))
+    database = Database(engine, settings.database_url)
     keyring = Keyring(
         database.signing_keys, KeyWrapper(server_secret), settings.signing_key_refresh
     )

@@ -15,7 +15,7 @@ from tests.e2e.conftest import server_env
 from tests.redis_support import RedisTarget, redis_target
 from tests.support import PASSWORD
 from xpay_auth.storage.engine import create_engine
-from xpay_auth.storage.repositories import accounts as accounts_table
+from xpay_auth.storage.rows import accounts as accounts_table
 
 if TYPE_CHECKING:
     import httpx

@@ -16,7 +16,7 @@ from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, AccessClaims
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from xpay_auth.storage.repositories import Database
+    from xpay_auth.storage.database import Database
 
 pytestmark = pytest.mark.anyio
 

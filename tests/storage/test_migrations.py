@@ -18,7 +18,7 @@ from xpay_auth.security.revocation import Revocation, RevocationEntry, Revocatio
 from xpay_auth.storage import migrate
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.models import Base
-from xpay_auth.storage.repositories import StoredSigningKey
+from xpay_auth.storage.signing_keys import StoredSigningKey
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

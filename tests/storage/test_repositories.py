@@ -14,12 +14,9 @@ from tests.databases import open_database
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
 from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
-from xpay_auth.storage.repositories import (
-    AlreadyExists,
-    Database,
-    StoredSigningKey,
-    revocation_feed,
-)
+from xpay_auth.storage.database import Database
+from xpay_auth.storage.rows import AlreadyExists, revocation_feed
+from xpay_auth.storage.signing_keys import StoredSigningKey
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

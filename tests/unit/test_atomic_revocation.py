@@ -14,7 +14,7 @@ from tests.envelopes import audit_events, failure, success
 from tests.support import PASSWORD, Harness
 from xpay_auth.logs import now_ms
 from xpay_auth.security.revocation import RevocationSet
-from xpay_auth.storage.repositories import revocations
+from xpay_auth.storage.rows import revocations
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

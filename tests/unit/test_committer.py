@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from xpay_auth.storage.repositories import Database
+    from xpay_auth.storage.database import Database
 
 pytestmark = pytest.mark.anyio
 

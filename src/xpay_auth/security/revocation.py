@@ -13,16 +13,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from xpay_auth.security.revocation_rule import (
+    RULE,
+    EntryField,
+    RevocationKind,
+    TokenField,
+    Value,
+    revokes,
+)
 from xpay_auth.security.tokens import AccessClaims
 
+__all__ = ["Revocation", "RevocationEntry", "RevocationKind", "RevocationSet", "token_fields"]
 
-class RevocationKind(StrEnum):
-    TICKET = "ticket"
-    KEY = "key"
-    ACCOUNT = "account"
+
+def token_fields(claims: AccessClaims) -> dict[TokenField, Value]:
+    """What the revocation rule reads of a verified token."""
+    return {
+        TokenField.TICKET: claims.ticket,
+        TokenField.KEY_ID: claims.key_id,
+        TokenField.ACCOUNT_ID: claims.subject,
+        TokenField.ISSUED_AT_S: claims.issued_at,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +45,17 @@ class Revocation:
     not_after: int | None = None  # accounts: tokens issued at or before this second
     except_ticket: str | None = None  # accounts: the session that survives
 
+    def fields(self) -> dict[EntryField, Value]:
+        return {
+            EntryField.NOT_AFTER_S: self.not_after,
+            EntryField.EXCEPT_TICKET: self.except_ticket,
+        }
+
     def matches(self, claims: AccessClaims) -> bool:
-        if self.kind is RevocationKind.TICKET:
-            return claims.ticket == self.subject
-        if self.kind is RevocationKind.KEY:
-            return claims.key_id == self.subject
-        return (
-            claims.subject == self.subject
-            and claims.issued_at <= (self.not_after or 0)
-            and claims.ticket != self.except_ticket
-        )
+        return self.revokes(token_fields(claims))
+
+    def revokes(self, token: Mapping[TokenField, Value]) -> bool:
+        return revokes(self.kind, self.subject, self.fields(), token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +103,13 @@ class RevocationEntry:
 class RevocationSet:
     """An in-memory index of revocations for verifiers that cannot ask the database.
 
-    Entries replace the entry of the same (kind, subject), as the feed sends changes.
+    Entries are indexed by kind and subject, the token field the rule says each kind names,
+    and replace the entry of the same (kind, subject), as the feed sends changes.
     """
 
-    tickets: dict[str, int] = field(default_factory=dict)
-    keys: dict[str, int] = field(default_factory=dict)
-    accounts: dict[str, RevocationEntry] = field(default_factory=dict)
+    entries: dict[RevocationKind, dict[str, RevocationEntry]] = field(
+        default_factory=lambda: {kind: {} for kind in RevocationKind}
+    )
 
     @classmethod
     def of(cls, entries: Iterable[RevocationEntry]) -> RevocationSet:
@@ -104,31 +119,27 @@ class RevocationSet:
         return result
 
     def __len__(self) -> int:
-        return len(self.tickets) + len(self.keys) + len(self.accounts)
+        return sum(len(by_subject) for by_subject in self.entries.values())
 
     def apply(self, entry: RevocationEntry) -> None:
-        revocation = entry.revocation
-        if revocation.kind is RevocationKind.TICKET:
-            self.tickets[revocation.subject] = entry.expires_at
-        elif revocation.kind is RevocationKind.KEY:
-            self.keys[revocation.subject] = entry.expires_at
-        else:
-            self.accounts[revocation.subject] = entry
+        self.entries[entry.revocation.kind][entry.revocation.subject] = entry
 
     def prune(self, now_ms: int) -> int:
         """Forget entries whose every token has expired; how many went."""
         before = len(self)
-        self.tickets = {ticket: end for ticket, end in self.tickets.items() if end > now_ms}
-        self.keys = {key: end for key, end in self.keys.items() if end > now_ms}
-        self.accounts = {
-            account: entry for account, entry in self.accounts.items() if entry.expires_at > now_ms
+        self.entries = {
+            kind: {
+                subject: entry for subject, entry in by_subject.items() if entry.expires_at > now_ms
+            }
+            for kind, by_subject in self.entries.items()
         }
         return before - len(self)
 
     def is_revoked(self, claims: AccessClaims) -> bool:
-        if claims.ticket in self.tickets:
-            return True
-        if claims.key_id is not None and claims.key_id in self.keys:
-            return True
-        mark = self.accounts.get(claims.subject)
-        return mark is not None and mark.revocation.matches(claims)
+        token = token_fields(claims)
+        for kind, rule in RULE.items():
+            # Indexed by subject: only the entry naming the token's field can match.
+            entry = self.entries[kind].get(token[rule.subject_is])  # type: ignore[arg-type]
+            if entry is not None and entry.revocation.revokes(token):
+                return True
+        return False

@@ -14,7 +14,7 @@ from xpay_auth.runtime import Runtime
 from xpay_auth.security import password_policy
 from xpay_auth.services.context import RequestContext
 from xpay_auth.services.revocations import change_and_revoke_account
-from xpay_auth.storage.repositories import AlreadyExists, Page
+from xpay_auth.storage.rows import AlreadyExists, Page
 
 MAX_USERNAME_LENGTH = 320
 

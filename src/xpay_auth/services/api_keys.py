@@ -15,7 +15,7 @@ from xpay_auth.security import api_keys
 from xpay_auth.services.accounts import check_scopes
 from xpay_auth.services.context import RequestContext
 from xpay_auth.services.revocations import keep_until
-from xpay_auth.storage.repositories import Page
+from xpay_auth.storage.rows import Page
 
 MAX_NAME_LENGTH = 100
 MAX_EXPIRY_DAYS = 3650

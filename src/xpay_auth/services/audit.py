@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from xpay_auth.runtime import Runtime
     from xpay_auth.services.committer import Committer
     from xpay_auth.services.context import RequestContext
-    from xpay_auth.storage.repositories import Page
+    from xpay_auth.storage.rows import Page
 
 MAX_USERNAME_LENGTH = 320
 # C0 controls and DEL written as escapes: PostgreSQL refuses NUL in text, and a log reader

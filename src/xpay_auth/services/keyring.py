@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from xpay_auth.logs import log_event, now_ms
 from xpay_auth.security import signing_keys
 from xpay_auth.security.signing_keys import KeyWrapper, SigningKey, SigningKeyError
-from xpay_auth.storage.repositories import SigningKeyRepository, StoredSigningKey
+from xpay_auth.storage.signing_keys import SigningKeyRepository, StoredSigningKey
 
 # An unknown kid triggers at most one reload per this many seconds, so forged kids cannot
 # turn into a database query each.

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from xpay_auth.domain import Account, Session
     from xpay_auth.runtime import Runtime
     from xpay_auth.services.context import RequestContext
-    from xpay_auth.storage.repositories import Page
+    from xpay_auth.storage.rows import Page
 
 
 async def list_live_sessions(

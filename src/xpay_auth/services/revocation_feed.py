@@ -16,7 +16,7 @@ from typing import Any
 
 from xpay_auth.logs import now_ms
 from xpay_auth.runtime import Runtime
-from xpay_auth.storage.repositories import FeedPage
+from xpay_auth.storage.revocation_feed import FeedPage
 
 DEFAULT_PAGE_SIZE = 300  # about 25 KB of ticket entries: a page stays under 50 KB
 MAX_PAGE_SIZE = 2000  # for snapshots, where fewer round trips matter more

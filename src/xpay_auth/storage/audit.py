@@ -1,0 +1,51 @@
+"""The audit trail: events written in batches, searched newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, true
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from xpay_auth.storage.rows import Page, audit_events
+
+
+class AuditRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert_many(self, events: Iterable[Mapping[str, Any]]) -> None:
+        batch = list(events)
+        if not batch:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(audit_events), batch)
+
+    async def search(
+        self,
+        *,
+        filters: Mapping[str, Any],
+        since: int | None,
+        until: int | None,
+        offset: int,
+        limit: int,
+    ) -> Page[dict[str, Any]]:
+        conditions = [audit_events.c[name] == value for name, value in filters.items()]
+        if since is not None:
+            conditions.append(audit_events.c.at >= since)
+        if until is not None:
+            conditions.append(audit_events.c.at < until)
+        where = and_(true(), *conditions)
+        async with self._engine.connect() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(audit_events).where(where))
+            ).scalar_one()
+            rows = await conn.execute(
+                select(audit_events)
+                .where(where)
+                .order_by(audit_events.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+            return Page([dict(row._mapping) for row in rows], total)  # noqa: SLF001

@@ -1,0 +1,68 @@
+"""What the repositories share: the tables as Core objects, pages, and row conversions.
+
+Repositories take and return the records of ``xpay_auth.domain``; no ORM row leaves storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from sqlalchemy import Row, Table
+
+from xpay_auth.domain import Account
+from xpay_auth.storage.models import (
+    AccountRow,
+    ApiKeyRow,
+    AuditEventRow,
+    RevocationFeedRow,
+    RevocationRow,
+    SessionRow,
+    SigningKeyRow,
+)
+
+accounts = cast("Table", AccountRow.__table__)
+api_keys = cast("Table", ApiKeyRow.__table__)
+sessions = cast("Table", SessionRow.__table__)
+revocations = cast("Table", RevocationRow.__table__)
+revocation_feed = cast("Table", RevocationFeedRow.__table__)
+signing_keys = cast("Table", SigningKeyRow.__table__)
+audit_events = cast("Table", AuditEventRow.__table__)
+
+
+class AlreadyExists(Exception):
+    """A unique value (a username) is taken."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+
+
+def scopes_of(raw: str) -> tuple[str, ...]:
+    return tuple(raw.split())
+
+
+def account_from_row(row: Row[Any]) -> Account:
+    return Account(
+        id=row.id,
+        username=row.username,
+        scopes=scopes_of(row.scopes),
+        password_hash=row.password_hash,
+        disabled=bool(row.disabled),  # the direct SQLite read answers 0 or 1
+        created_at=row.created_at,
+        tokens_not_after=row.tokens_not_after,
+        failed_password_attempts=row.failed_password_attempts,
+    )
+
+
+class Record:
+    """Attribute access over a column mapping, so joined rows reuse the row converters."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)

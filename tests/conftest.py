@@ -323,3 +323,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("measured")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+# Tests that start server processes, browsers or services take seconds each; the in-process
+# ones take milliseconds. Handing the longest (marked ``slow``) to the workers first, then the
+# other process-starting ones, and letting idle workers steal (``--dist worksteal`` in
+# scripts/test) keeps one long test from ending the run alone.
+_PROCESS_FIXTURES = frozenset({"server", "server_factory", "page"})
+_PROCESS_FOLDERS = ("/e2e/", "/browser/")
+
+
+def _start_order(item: pytest.Item) -> int:
+    if item.get_closest_marker("slow"):
+        return 0
+    starts_processes = any(folder in str(item.path) for folder in _PROCESS_FOLDERS)
+    if starts_processes or not _PROCESS_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+        return 1
+    return 2
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_start_order)

@@ -1,6 +1,8 @@
 """Real server processes for end-to-end tests: ``xpay-auth serve`` over HTTP on a free port.
 
-Accounts and keys are made with the real CLI (``Server.cli``), as an operator would.
+Accounts and keys are made with the CLI's own commands, as an operator would: run in the test
+process (``Server.cli_in_process``) where they only prepare a test, as the real executable
+(``Server.cli``) where the command line is what is tested.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
+
+from xpay_auth.cli.main import cli as cli_group
 
 # Generous: a loaded machine can take many seconds to start a multi-worker server.
 STARTUP_TIMEOUT = 60.0
@@ -63,18 +68,32 @@ class Server:
             pytest.fail(f"xpay-auth {' '.join(args)} failed: {result.stderr}")
         return result
 
+    def cli_in_process(self, *args: str, stdin: str | None = None) -> str:
+        """``xpay-auth ARGS`` run in the test process; its standard output.
+
+        The same command as ``cli`` without an interpreter start (most of a second of CPU),
+        for preparing accounts and keys; ``tests/e2e/test_cli.py`` runs the real executable.
+        """
+        prefix = "XPAY_AUTH_"
+        env: dict[str, str | None] = {name: None for name in os.environ if name.startswith(prefix)}
+        env.update({name: value for name, value in self.env.items() if name.startswith(prefix)})
+        result = CliRunner().invoke(cli_group, list(args), input=stdin, env=env)
+        if result.exit_code != 0:
+            pytest.fail(f"xpay-auth {' '.join(args)} failed: {result.output}")
+        return result.stdout
+
     def create_user(self, username: str, *scopes: str, password: str | None = None) -> None:
         args = ["users", "create", username]
         for scope in scopes or ("tme_user",):
             args += ["--scope", scope]
         if password is not None:
             args.append("--password-stdin")
-        self.cli(*args, stdin=f"{password}\n" if password is not None else None)
+        self.cli_in_process(*args, stdin=f"{password}\n" if password is not None else None)
 
     def create_key(self, username: str, *extra: str) -> dict[str, Any]:
-        """A new API key via the CLI: the ``--json`` object (``id``, ``secretKey``, ...)."""
-        result = self.cli("keys", "create", username, "--json", *extra)
-        key: dict[str, Any] = json.loads(result.stdout)
+        """A new API key from ``keys create``: the ``--json`` object (``id``, ``secretKey``...)."""
+        output = self.cli_in_process("keys", "create", username, "--json", *extra)
+        key: dict[str, Any] = json.loads(output)
         return key
 
     def start(self) -> None:

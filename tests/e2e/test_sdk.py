@@ -194,6 +194,7 @@ def test_a_refused_login_raises_the_servers_message_tag_and_uuid(
         assert wrong[5:30] not in text
 
 
+@pytest.mark.slow
 def test_readme_example_keeps_working_across_a_token_expiry(
     server_factory: ServerFactory, tmp_path: Path
 ) -> None:

@@ -150,6 +150,22 @@ def test_issued_token_has_the_rfc9068_shape(keys: Keys) -> None:
     )
 
 
+def test_issued_token_is_the_compact_jws_pyjwt_would_write(keys: Keys) -> None:
+    """Same header bytes, a 64-byte R||S signature any ES256 verifier accepts, non-ASCII kept."""
+    token = _issue(keys.issuer(), username="zoë@exämple.com")
+    head, body, signature = token.split(".")
+    reference = _sign(keys, _claims()).split(".")[0]
+    assert head == reference
+    assert len(base64.urlsafe_b64decode(signature + "==")) == 64
+    claims = jwt.decode(token, keys.current.public_key, algorithms=["ES256"], audience=AUDIENCE)
+    assert claims["username"] == "zoë@exämple.com"
+    assert json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))) == claims
+    # Each verification of a new signature: a flipped signature byte is refused.
+    forged = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    with pytest.raises(InvalidToken):
+        keys.verifier().verify(f"{head}.{body}.{forged}")
+
+
 def test_dashboard_tokens_carry_no_key_id(keys: Keys) -> None:
     """A password login's token names the dashboard client and no API key."""
     claims = keys.verifier().verify(_issue(keys.issuer(), client_id=DASHBOARD_CLIENT_ID))

@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from xpay_auth.security.jws import header_segment, sign_es256
 from xpay_auth.security.signing_keys import ALGORITHM, SigningKey, SigningKeyError
 from xpay_auth.security.token_cache import CachedToken, VerifiedTokenCache, token_digest
 
@@ -92,8 +93,7 @@ class TokenIssuer:
         }
         if key.private_key is None:
             raise SigningKeyError(f"signing key {key.kid} has no private part")
-        headers = {"typ": TOKEN_TYPE, "kid": key.kid}
-        return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers=headers)
+        return sign_es256(header_segment(TOKEN_TYPE, key.kid), payload, key.private_key)
 
 
 class TokenVerifier:

@@ -64,6 +64,17 @@ def parse_address(text: str) -> Address | None:
     return canonical(parsed)
 
 
+@lru_cache(maxsize=4096)
+def _peer(text: str) -> tuple[Address | None, str]:
+    """The socket peer's address and the text that names it, parsed once per peer.
+
+    The same peers (clients, or the load balancers in front) open connection after
+    connection; parsing and printing an address costs about 10 µs, a cache hit well under 1.
+    """
+    peer = parse_address(text)
+    return peer, text if peer is None else str(peer)
+
+
 def _unquote(value: str) -> str:
     """An RFC 7230 quoted-string's content (RFC 7239 section 4 quotes IPv6 and ports)."""
     if len(value) >= 2 and value[0] == value[-1] == '"':  # noqa: PLR2004
@@ -108,14 +119,12 @@ def client_ip(
     peer_text = request.client.host if request.client else None
     if peer_text is None:
         return None
-    peer = parse_address(peer_text)
-    if peer is None:
+    peer, peer_text = _peer(peer_text)
+    if peer is None or not trusted_proxies:
         return peer_text
-    if not trusted_proxies:
-        return str(peer)
     networks = _networks(tuple(trusted_proxies))
     if not any(peer in network for network in networks):
-        return str(peer)
+        return peer_text
     address = peer
     for hop in reversed(_hops(request, header)):
         parsed = parse_address(hop)

@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.responses import Response
 
+from xpay_auth import randomness
 from xpay_auth.errors import BadRequest, UnsupportedMediaType, XpayAuthError
 from xpay_auth.logs import RepeatLimiter, log_event
 
@@ -36,48 +35,11 @@ _UUID4 = re.compile(
 )
 
 
-_VARIANT_DIGITS = "89ab" * 4
-
-
-class _RandomIds:
-    """Random UUID v4 strings from the OS's CSPRNG, read in blocks.
-
-    ``uuid.uuid4()`` makes one system call per id, and every answer needs one; a block
-    serves 256 ids. A forked child starts a block of its own, so no two processes share ids.
-    """
-
-    _BLOCK = 16 * 256
-
-    def __init__(self) -> None:
-        self._forget()
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        # A fork may have copied the lock held: the child makes its own.
-        self._lock = threading.Lock()
-        self._block = b""
-        self._offset = 0
-
-    def new(self) -> str:
-        with self._lock:
-            if self._offset >= len(self._block):
-                self._block, self._offset = os.urandom(self._BLOCK), 0
-            text = self._block[self._offset : self._offset + 16].hex()
-            self._offset += 16
-        # RFC 9562 section 5.4: version 4 in the 13th digit, variant 10 in the top bits of
-        # the 17th (8, 9, a or b).
-        variant = _VARIANT_DIGITS[int(text[16], 16)]
-        return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{variant}{text[17:20]}-{text[20:]}"
-
-
-new_request_uuid = _RandomIds().new
-
-
 def request_uuid(raw: str | None) -> str:
     """The client's ``uuid`` header, echoed as sent when it is a UUID v4, else a fresh v4."""
     if raw is not None and _UUID4.fullmatch(raw):
         return raw
-    return new_request_uuid()
+    return randomness.uuid4()
 
 
 def dumps(body: Any) -> bytes:

@@ -23,8 +23,9 @@ Clients see ``message`` and ``data``; ``detail`` goes to the log only, under the
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any, ClassVar
+
+from xpay_auth import randomness
 
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -47,7 +48,7 @@ class XpayAuthError(Exception):
         self.detail = detail
         self.headers = headers or {}
         # Made here, not when rendered, so the audit trail can record the same tag.
-        self.tag = str(uuid.uuid4())
+        self.tag = randomness.uuid4()
         super().__init__(detail or self.client_message)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
-import warnings
 
 import pytest
 
@@ -45,42 +43,6 @@ def test_request_uuid_replaces_anything_else_with_a_fresh_v4(raw: str | None) ->
     assert _is_uuid4(first)
     assert first != raw
     assert first != second
-
-
-def test_fresh_request_uuids_are_random_v4_across_blocks() -> None:
-    """Past several blocks of randomness: every id a canonical v4, all distinct, every
-    hex digit of the random positions seen, and each variant digit (8, 9, a, b)."""
-    ids = [contract.new_request_uuid() for _ in range(1000)]
-    assert len(set(ids)) == len(ids)
-    for each in ids:
-        parsed = uuid.UUID(each)
-        assert str(parsed) == each
-        assert parsed.version == 4
-        assert parsed.variant == uuid.RFC_4122
-        assert contract.request_uuid(each) == each
-    assert {each[19] for each in ids} == set("89ab")
-    assert {each[0] for each in ids} == set("0123456789abcdef")
-
-
-def test_a_forked_child_draws_its_own_request_uuids() -> None:
-    """A child forked mid-block must not hand out the ids its parent will."""
-    contract.new_request_uuid()  # the parent holds a block now
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about forking a process with threads; the child only writes.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # the child
-        os.close(read)
-        os.write(write, " ".join(contract.new_request_uuid() for _ in range(5)).encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        child = set(pipe.read().split())
-    os.waitpid(pid, 0)
-    parent = {contract.new_request_uuid() for _ in range(5)}
-    assert len(child) == 5
-    assert not child & parent
 
 
 def test_parse_json_object_accepts_an_object() -> None:

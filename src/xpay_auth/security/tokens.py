@@ -7,7 +7,6 @@ place that trusts a token applies the same checks.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from xpay_auth import randomness
 from xpay_auth.security.jws import header_segment, sign_es256
 from xpay_auth.security.signing_keys import ALGORITHM, SigningKey, SigningKeyError
 from xpay_auth.security.token_cache import CachedToken, VerifiedTokenCache, token_digest
@@ -85,7 +85,7 @@ class TokenIssuer:
             "aud": self._audience,
             "exp": expires_at,
             "iat": issued_at,
-            "jti": secrets.token_hex(16),
+            "jti": randomness.token_hex(16),
             "client_id": client_id,
             "scope": " ".join(scopes),
             "sid": ticket,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import secrets
 import time
 from dataclasses import dataclass
 
 import anyio.to_thread
 
+from xpay_auth import randomness
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.errors import (
     InternalError,
@@ -53,7 +53,7 @@ class Login:
 
 def new_ticket() -> str:
     """128 bits from the CSPRNG as 32 lowercase hex characters."""
-    return secrets.token_hex(16)
+    return randomness.token_hex(16)
 
 
 def _address_allowed(key: ApiKey, client_ip: str | None) -> bool:

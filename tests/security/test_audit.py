@@ -7,6 +7,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import make_settings
 from tests.security.support import audit_rows, database_text
@@ -302,3 +304,10 @@ def test_password_cap_and_rehash_are_recorded(database_url: str) -> None:
         )
         assert total == 1
         assert rehashed[0].username == "yan@example.com"
+
+
+@given(st.text(max_size=50), st.integers(min_value=1, max_value=60))
+def test_stored_text_is_escaped_the_same_on_the_fast_way(value: str, limit: int) -> None:
+    """Plain ASCII skips the escaping; any text comes out as the full escaping makes it."""
+    escaped = value.translate(audit._CONTROLS).encode("utf-8", "backslashreplace")
+    assert audit._clean(value, limit) == escaped.decode("utf-8")[:limit]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+import time
+
 import pytest
 from argon2 import PasswordHasher, Type
 
-from xpay_auth.security.passwords import PasswordHashing
+from xpay_auth.security.passwords import PasswordHashing, Verdict
 from xpay_auth.settings import Argon2Profile, Settings
 
 PASSWORD = "correct horse battery staple 42"
@@ -66,3 +71,36 @@ def test_needs_rehash_when_parameters_change(hashing: PasswordHashing) -> None:
     assert not current.needs_rehash
     argon2i = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.I).hash(PASSWORD)
     assert hashing.verify(argon2i, PASSWORD).needs_rehash
+
+
+def test_hashing_runs_off_the_loop_on_one_thread_per_core_at_most() -> None:
+    """A burst of password checks shares a pool of cpu_count threads, never the loop's."""
+    lock = threading.Lock()
+    running: list[int] = [0, 0]  # now, most at once
+    names: set[str] = set()
+
+    class Watched(PasswordHashing):
+        def verify(self, stored_hash: str | None, password: str) -> Verdict:
+            with lock:
+                running[0] += 1
+                running[1] = max(running)
+                names.add(threading.current_thread().name)
+            time.sleep(0.02)
+            with lock:
+                running[0] -= 1
+            return super().verify(stored_hash, password)
+
+    hashing = Watched(Argon2Profile.TESTING)
+    stored = hashing.hash("correct horse")
+
+    async def burst() -> list[Verdict]:
+        return await asyncio.gather(
+            *(hashing.verify_async(stored, "correct horse") for _ in range(20))
+        )
+
+    assert all(verdict.valid for verdict in asyncio.run(burst()))
+    cores = os.cpu_count() or 1
+    assert running[1] == min(cores, 20)
+    assert names
+    assert all(name.startswith("argon2") for name in names)
+    assert threading.main_thread().name not in names

@@ -5,8 +5,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-import anyio.to_thread
-
 from xpay_auth.domain import KNOWN_SCOPES, Account, Scope, normalize_username
 from xpay_auth.errors import InvalidField, NotFound
 from xpay_auth.logs import log_event, now_ms
@@ -47,7 +45,7 @@ async def hash_new_password(runtime: Runtime, password: str, username: str) -> s
         password_policy.check(password, username)
     except password_policy.WeakPassword as exc:
         raise InvalidField("password", str(exc)) from exc
-    return await anyio.to_thread.run_sync(runtime.passwords.hash, password)
+    return await runtime.passwords.hash_async(password)
 
 
 async def create_account(

@@ -15,8 +15,6 @@ import ipaddress
 import time
 from dataclasses import dataclass
 
-import anyio.to_thread
-
 from xpay_auth import randomness
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.errors import (
@@ -153,7 +151,7 @@ async def _check_password(
     stored = account.password_hash if account is not None and not locked else None
     password = password_policy.normalize(credentials.secret)
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    verifying = anyio.to_thread.run_sync(runtime.passwords.verify, stored, password)
+    verifying = runtime.passwords.verify_async(stored, password)
     failures = 0
     if account is not None and stored is not None and not account.disabled:
         # Reserve-then-check for the persistent counter too, written while argon2 runs so
@@ -185,7 +183,7 @@ async def _check_password(
     changes: dict[str, object] = {"failed_password_attempts": 0}
     if verdict.needs_rehash:
         # The argon2 parameters changed since this hash was made (RFC 9106 section 4).
-        changes["password_hash"] = await anyio.to_thread.run_sync(runtime.passwords.hash, password)
+        changes["password_hash"] = await runtime.passwords.hash_async(password)
     await runtime.database.accounts.update(account.id, now_ms, **changes)
     if "password_hash" in changes:
         await runtime.audit.record(

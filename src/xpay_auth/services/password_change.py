@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
-
 from xpay_auth.errors import InvalidField, TooManyRequests
 from xpay_auth.logs import log_event, now_ms
 from xpay_auth.security import password_policy
@@ -47,8 +45,8 @@ async def _check_current_password(
     )
     stored = account.password_hash if failures is not None else None
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    verdict = await anyio.to_thread.run_sync(
-        runtime.passwords.verify, stored, password_policy.normalize(current_password)
+    verdict = await runtime.passwords.verify_async(
+        stored, password_policy.normalize(current_password)
     )
     if stored is not None and verdict.valid:
         await runtime.throttle.password_succeeded(attempt)

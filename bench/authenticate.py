@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -63,8 +64,9 @@ POSTGRES_ADMIN = os.environ.get(
 SCENARIOS = ("sqlite", "postgres", "granian", "password", "mixed")
 MIX_LOGIN_PERCENT = 10
 # Password logins queue behind argon2 (tens of ms of CPU each): a few connections already keep
-# every core busy, and each login in progress holds the profile's memory.
-PASSWORD_CONNECTIONS = 8
+# every core busy. More than 5 at once for one account from one address would meet the
+# throttle's back-off (5 free attempts in flight per account and address) and be refused.
+PASSWORD_CONNECTIONS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class Row:
     peak_rss_mib: float  # of one worker
     ratio: float = 0.0
     target: str = ""
+    reference: float | None = None  # what the ratio is to, when not the baseline
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +174,13 @@ def serving(command: list[str], env: dict[str, str], cwd: Path, port: int) -> It
             process.wait()
 
 
-def run_wrk(
+def run_wrk(  # noqa: PLR0917  one run, its facts in order
     args: argparse.Namespace,
     server: Server,
     request: Request,
     connections: int,
     mix: Request | None,
+    profile: str | None,
 ) -> tuple[WrkRun, float]:
     """Warm up, then one measured wrk run: its figures and the server's CPU seconds."""
     env = {
@@ -195,10 +199,47 @@ def run_wrk(
         subprocess.run([*command, f"-d{args.warmup}s"], env=env, capture_output=True, check=True)
     server.tree.reset_peaks()
     cpu_before = server.tree.cpu_seconds()
-    output = subprocess.run(
-        [*command, f"-d{args.duration}s"], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    with profiling(args, server, profile):
+        output = subprocess.run(
+            [*command, f"-d{args.duration}s"], env=env, capture_output=True, text=True, check=True
+        ).stdout
     return parse_wrk(output), server.tree.cpu_seconds() - cpu_before
+
+
+@contextlib.contextmanager
+def profiling(args: argparse.Namespace, server: Server, name: str | None) -> Iterator[None]:
+    """With ``--profile DIR``, py-spy samples the server's workers during the run.
+
+    It writes ``DIR/<name>.svg`` (a flame graph) and ``DIR/<name>.txt`` (collapsed stacks,
+    one line per stack with its sample count). Its sampling takes CPU from the machine, so
+    the row's figures are not comparable with those of a run without it.
+    """
+    if args.profile is None or name is None:
+        yield
+        return
+    args.profile.mkdir(parents=True, exist_ok=True)
+    spies = [
+        subprocess.Popen(
+            [
+                *(str(Path(sys.executable).parent / "py-spy"), "record"),
+                *("--nonblocking", "--subprocesses", "--rate", "97"),
+                *("--pid", str(server.tree.pid), "--duration", str(args.duration)),
+                *("--format", fmt, "--output", str(args.profile / f"{name}.{suffix}")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt"))
+    ]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.wait(timeout=args.duration + 60)
+
+
+def slug(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
 def measure(  # noqa: PLR0917  one row of the table, its facts in order
@@ -209,7 +250,8 @@ def measure(  # noqa: PLR0917  one row of the table, its facts in order
     connections: int,
     mix: Request | None = None,
 ) -> Row:
-    run, cpu = run_wrk(args, server, request, connections, mix)
+    profile = f"{slug(name)}-c{connections}" if connections == TARGET_CONNECTIONS else None
+    run, cpu = run_wrk(args, server, request, connections, mix, profile)
     print(f"  {name}, c{connections}: {run.rps:.0f} req/s", file=sys.stderr)
     cpu_us = cpu / run.requests * 1e6 if run.requests else 0.0
     return Row(name, connections, run, cpu_us, server.tree.peak_rss_mib())
@@ -307,7 +349,10 @@ def xpay_rows(  # noqa: PLR0917  one server's rows, its facts in order
             person = Request("/client/authenticate", credentials.password_body)
             assert "success" in httpx.post(server.base + person.path, content=person.body).text
             connections = min(PASSWORD_CONNECTIONS, counts[0])
-            rows.append(measure(args, f"password login, {suffix}", server, person, connections))
+            # Measured just before the row, with the server idle: the machine's load moves.
+            bound = verifications_per_second(args.workers, max(args.duration, 2))
+            row = measure(args, f"password login, {suffix}", server, person, connections)
+            rows.append(dataclasses.replace(row, reference=bound))
         return rows
 
 
@@ -341,14 +386,14 @@ async def _drop_postgres(url: str) -> None:
         await conn.close()
 
 
-def judged(rows: list[Row], argon2_bound: float | None) -> list[Row]:
+def judged(rows: list[Row]) -> list[Row]:
     """Each row with its ratio (to the baseline, or to the argon2 bound) and target verdict."""
     base = {row.connections: row.run.rps for row in rows if row.name.startswith("baseline")}
     out: list[Row] = []
     for row in rows:
         kind, _, database = row.name.partition(", ")
         password = kind == "password login"
-        reference = argon2_bound if password else base.get(row.connections)
+        reference = row.reference or base.get(row.connections)
         ratio = row.run.rps / reference if reference else 0.0
         target = TARGETS.get((kind, database))
         verdict = ""
@@ -358,9 +403,7 @@ def judged(rows: list[Row], argon2_bound: float | None) -> list[Row]:
             verdict = f"{target.describe(name)}: {'met' if met else 'MISSED'}"
             memory_met = row.peak_rss_mib < MEMORY_TARGET_MIB
             verdict += f"; RSS<{MEMORY_TARGET_MIB}: {'met' if memory_met else 'MISSED'}"
-        out.append(
-            Row(row.name, row.connections, row.run, row.cpu_us, row.peak_rss_mib, ratio, verdict)
-        )
+        out.append(dataclasses.replace(row, ratio=ratio, target=verdict))
     return out
 
 
@@ -398,6 +441,12 @@ def parse_args() -> argparse.Namespace:
         help=f"comma-separated subset of {','.join(SCENARIOS)} (the baseline always runs)",
     )
     parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record py-spy flame graphs of the c64 rows into DIR (their figures then skew)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 1 s a row, no warm-up, c64 only"
     )
     args = parser.parse_args()
@@ -428,20 +477,19 @@ def main() -> None:
                 rows += database_rows(args, "PostgreSQL", postgres, Path(folder))
             finally:
                 asyncio.run(_drop_postgres(postgres))
-    bound = None
-    if "password" in args.only and "sqlite" in args.only:
-        bound = verifications_per_second(args.workers, max(args.duration, 2))
     print(
         f"\n{args.workers} workers per server, wrk -t{args.threads} -d{args.duration}s, "
         f"{os.cpu_count()} cores shared by load generator and servers; ratio: to the baseline "
         "at the same connections (password login: to the argon2 bound)"
     )
-    if bound is not None:
-        print(
-            f"argon2 bound: {bound:.1f} verifications/s ({args.workers} processes, default profile)"
-        )
+    for row in rows:
+        if row.reference is not None:
+            print(
+                f"argon2 bound: {row.reference:.1f} verifications/s ({args.workers} processes, "
+                "default profile), measured just before the password row"
+            )
     print(f"targets at c{TARGET_CONNECTIONS}; peak memory target <{MEMORY_TARGET_MIB} MiB/worker\n")
-    print(table(judged(rows, bound)))
+    print(table(judged(rows)))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 import time
+import warnings
 
 import pytest
 from argon2 import PasswordHasher, Type
@@ -104,3 +106,20 @@ def test_hashing_runs_off_the_loop_on_one_thread_per_core_at_most() -> None:
     assert names
     assert all(name.startswith("argon2") for name in names)
     assert threading.main_thread().name not in names
+
+
+def test_a_forked_child_hashes_on_a_pool_of_its_own() -> None:
+    """The parent's pool threads do not exist in a child: it must not wait on them."""
+    hashing = PasswordHashing(Argon2Profile.TESTING)
+    stored = hashing.hash("correct horse")
+    assert asyncio.run(hashing.verify_async(stored, "correct horse")).valid  # pool in use
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process with threads; the child only hashes.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the check completes in time
+        signal.alarm(20)
+        valid = asyncio.run(hashing.verify_async(stored, "correct horse")).valid
+        os._exit(0 if valid else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

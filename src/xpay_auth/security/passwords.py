@@ -43,6 +43,10 @@ def _hashing_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
 
 
+# A forked child has none of its parent's threads: it makes a pool of its own.
+os.register_at_fork(after_in_child=_hashing_threads.cache_clear)
+
+
 class PasswordHashing:
     def __init__(self, profile: Argon2Profile) -> None:
         cost = _PROFILES[profile]

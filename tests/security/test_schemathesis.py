@@ -34,7 +34,8 @@ from tests.e2e.conftest import Server, server_env
 from tests.support import PASSWORD
 from xpay_auth.app import create_app
 from xpay_auth.http.calls import CALLS
-from xpay_auth.http.openapi import openapi_document, refusal_schema
+from xpay_auth.http.openapi import openapi_document
+from xpay_auth.http.openapi_calls import refusal_schema
 from xpay_auth.runtime import open_runtime
 from xpay_auth.services import accounts, api_keys
 

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from xpay_auth.http import replies
 from xpay_auth.http.calls import CALLS, CallDoc
-from xpay_auth.http.openapi import SchemaGenerator
+from xpay_auth.http.openapi_calls import SchemaGenerator
 from xpay_auth.http.wire import TICKET_PATTERN
 
 Schema = Mapping[str, Any]

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
 from xpay_auth.services import api_keys, audit
 from xpay_auth.services.audit import AuditEntry, AuditQuery
 

@@ -22,7 +22,8 @@ from pydantic import SecretStr
 
 from tests.e2e.conftest import STARTUP_TIMEOUT, Server, free_port
 from xpay_auth.runtime import open_runtime
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, TokenIssuer
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
+from xpay_auth.security.tokens import TokenIssuer
 from xpay_auth.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

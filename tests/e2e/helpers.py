@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import make_settings
 from xpay_auth.runtime import Runtime, open_runtime
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
 from xpay_auth.services import accounts, api_keys
 from xpay_auth.storage.models import ApiKeyRow, AuditEventRow, Base, SessionRow
 

@@ -10,8 +10,8 @@ import pytest
 from tests.databases import open_database
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID, AccessClaims
 from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind, RevocationSet
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, AccessClaims
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -13,13 +13,13 @@ from sqlalchemy import delete, insert
 from tests.databases import open_database
 from xpay_auth.domain import Account, Session
 from xpay_auth.logs import now_ms
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID, AccessClaims
 from xpay_auth.security.revocation import (
     Revocation,
     RevocationEntry,
     RevocationKind,
     RevocationSet,
 )
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, AccessClaims
 from xpay_auth.storage.rows import revocations, sessions
 
 if TYPE_CHECKING:

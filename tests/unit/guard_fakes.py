@@ -17,9 +17,10 @@ import httpx
 from xpay_auth.guard import Guard, GuardConfig
 from xpay_auth.logs import now_ms
 from xpay_auth.security import signing_keys
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
 from xpay_auth.security.revocation import Revocation, RevocationEntry
 from xpay_auth.security.signing_keys import SigningKey
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, TokenIssuer
+from xpay_auth.security.tokens import TokenIssuer
 
 AUTH_URL = "http://auth.test"
 ISSUER = "xpay-auth"

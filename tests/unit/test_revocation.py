@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID, AccessClaims
 from xpay_auth.security.revocation import (
     Revocation,
     RevocationEntry,
     RevocationKind,
     RevocationSet,
 )
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID, AccessClaims
 
 TICKET_A = "a" * 32
 TICKET_B = "b" * 32

@@ -8,7 +8,7 @@ import time
 
 from tests.envelopes import audit_events, failure, success
 from tests.support import PASSWORD, Harness
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
 
 ADMIN = "root@example.com"
 USER = "svc@example.com"

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from xpay_auth.security import signing_keys
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
 from xpay_auth.security.tokens import (
-    DASHBOARD_CLIENT_ID,
     DEFAULT_LEEWAY,
     InvalidToken,
     TokenIssuer,

@@ -27,7 +27,7 @@ from xpay_auth.guard._asgi import (
 )
 from xpay_auth.guard._config import GuardConfig
 from xpay_auth.guard._guard import Guard, GuardUnavailable, check_scopes
-from xpay_auth.security.tokens import AccessClaims
+from xpay_auth.security.claims import AccessClaims
 
 __all__ = [
     "CLAIMS_KEY",

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from xpay_auth.contract import error_response, request_uuid
 from xpay_auth.errors import XpayAuthError
 from xpay_auth.guard._guard import Guard, check_scopes
-from xpay_auth.security.tokens import AccessClaims
+from xpay_auth.security.claims import AccessClaims
 
 # Keys in scope["state"], so request.state.xpay_claims and friends.
 CLAIMS_KEY = "xpay_claims"

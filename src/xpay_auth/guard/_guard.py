@@ -26,8 +26,9 @@ from xpay_auth.guard._feed import RevocationFeed
 from xpay_auth.guard._keys import FeedError, KeySet
 from xpay_auth.logs import log_event
 from xpay_auth.security.bearer import bearer_token
+from xpay_auth.security.claims import AccessClaims
 from xpay_auth.security.token_cache import VerifiedTokenCache
-from xpay_auth.security.tokens import AccessClaims, InvalidToken, TokenVerifier, UnknownKey
+from xpay_auth.security.tokens import InvalidToken, TokenVerifier, UnknownKey
 
 
 class GuardUnavailable(XpayAuthError):

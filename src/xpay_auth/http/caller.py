@@ -10,7 +10,7 @@ from xpay_auth.services import callers, sessions
 if TYPE_CHECKING:
     from xpay_auth.domain import Account
     from xpay_auth.http.endpoint import Call
-    from xpay_auth.security.tokens import AccessClaims
+    from xpay_auth.security.claims import AccessClaims
     from xpay_auth.services.context import RequestContext
 
 

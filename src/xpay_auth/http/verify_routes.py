@@ -25,7 +25,7 @@ from xpay_auth.contract import request_uuid, success_response
 from xpay_auth.errors import BadRequest, Forbidden
 from xpay_auth.http.endpoint import failure_response
 from xpay_auth.runtime import Runtime
-from xpay_auth.security.tokens import AccessClaims
+from xpay_auth.security.claims import AccessClaims
 from xpay_auth.services import sessions
 
 _SCOPE = re.compile(r"[a-z][a-z0-9_]{0,63}")

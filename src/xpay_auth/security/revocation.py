@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from xpay_auth.security.claims import AccessClaims
 from xpay_auth.security.revocation_rule import (
     RULE,
     EntryField,
@@ -23,7 +24,6 @@ from xpay_auth.security.revocation_rule import (
     Value,
     revokes,
 )
-from xpay_auth.security.tokens import AccessClaims
 
 __all__ = ["Revocation", "RevocationEntry", "RevocationKind", "RevocationSet", "token_fields"]
 

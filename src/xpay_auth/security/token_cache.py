@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from xpay_auth.security.tokens import AccessClaims
+from xpay_auth.security.claims import AccessClaims
 
 DEFAULT_MAX_ENTRIES = 10_000
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from xpay_auth import randomness
+from xpay_auth.security.claims import AccessClaims
 from xpay_auth.security.jws import header_segment, sign_es256
 from xpay_auth.security.signing_keys import ALGORITHM, SigningKey, SigningKeyError
 from xpay_auth.security.token_cache import CachedToken, VerifiedTokenCache, token_digest
@@ -27,7 +27,6 @@ ALLOWED_ALGORITHMS = (ALGORITHM,)
 # Headers that would let a token name its own key or demand unknown processing.
 _FORBIDDEN_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c"})
 _REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "sid")
-DASHBOARD_CLIENT_ID = "xpay-dashboard"
 DEFAULT_LEEWAY = 10
 MAX_TOKEN_LENGTH = 8192
 _TICKET = re.compile(r"[0-9a-f]{32}")
@@ -39,26 +38,6 @@ class InvalidToken(Exception):
 
 class UnknownKey(InvalidToken):
     """The token names a key id this verifier does not know (yet)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AccessClaims:
-    subject: str
-    username: str
-    scopes: tuple[str, ...]
-    ticket: str
-    client_id: str
-    token_id: str
-    issued_at: int
-    expires_at: int
-
-    @property
-    def is_api(self) -> bool:
-        return self.client_id != DASHBOARD_CLIENT_ID
-
-    @property
-    def key_id(self) -> str | None:
-        return None if self.client_id == DASHBOARD_CLIENT_ID else self.client_id
 
 
 class TokenIssuer:

@@ -27,7 +27,7 @@ from xpay_auth.errors import (
 )
 from xpay_auth.runtime import Runtime
 from xpay_auth.security import api_keys, password_policy
-from xpay_auth.security.tokens import DASHBOARD_CLIENT_ID
+from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
 from xpay_auth.services.context import RequestContext
 from xpay_auth.storage.failures import is_storage_failure
 

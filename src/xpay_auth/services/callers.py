@@ -9,7 +9,7 @@ from xpay_auth.errors import Unauthorized
 if TYPE_CHECKING:
     from xpay_auth.domain import Account
     from xpay_auth.runtime import Runtime
-    from xpay_auth.security.tokens import AccessClaims
+    from xpay_auth.security.claims import AccessClaims
 
 
 async def caller_account(runtime: Runtime, claims: AccessClaims) -> Account:

@@ -16,8 +16,9 @@ from typing import Any
 from xpay_auth.domain import Session
 from xpay_auth.logs import log_event, now_ms
 from xpay_auth.runtime import Runtime
+from xpay_auth.security.claims import AccessClaims
 from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
-from xpay_auth.security.tokens import DEFAULT_LEEWAY, AccessClaims
+from xpay_auth.security.tokens import DEFAULT_LEEWAY
 from xpay_auth.settings import MAX_TOKEN_TTL
 
 # A token is issued at most a second ahead (after an account's mark) and is accepted up to

@@ -5,7 +5,8 @@ from __future__ import annotations
 from xpay_auth.errors import Forbidden, Unauthorized
 from xpay_auth.runtime import Runtime
 from xpay_auth.security.bearer import bearer_token
-from xpay_auth.security.tokens import AccessClaims, InvalidToken, UnknownKey
+from xpay_auth.security.claims import AccessClaims
+from xpay_auth.security.tokens import InvalidToken, UnknownKey
 from xpay_auth.services.context import RequestContext
 from xpay_auth.services.revocations import revoke_token_session
 

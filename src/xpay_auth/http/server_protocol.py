@@ -11,20 +11,17 @@ the connection is closed. The body has its own deadline in ``http.endpoint.read_
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from xpay_auth.contract import error_response, request_uuid
 from xpay_auth.errors import BadRequest
 from xpay_auth.settings import load_settings
-
-if TYPE_CHECKING:
-    import asyncio
-
-    from uvicorn.config import Config
-    from uvicorn.server import ServerState
 
 # Four times what any client of ours sends (a bearer token is under 2 KiB); nginx's default
 # for large client headers is 4 buffers of 8 KiB.

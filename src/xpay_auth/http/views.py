@@ -5,15 +5,11 @@ No view ever holds a secret, a secret hash or a password hash.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.http.replies import Account as AccountView
 from xpay_auth.http.replies import ApiKey as KeyView
 from xpay_auth.http.replies import SessionSummary
 from xpay_auth.security.api_keys import display_prefix
-
-if TYPE_CHECKING:
-    from xpay_auth.domain import Account, ApiKey, Session
 
 
 def key_view(key: ApiKey, now: int) -> KeyView:

@@ -8,15 +8,11 @@ workers or nodes with Redis (``XPAY_AUTH_REDIS_URL``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from xpay_auth.throttling.policy import BackoffRule, ThrottlePolicy
 from xpay_auth.throttling.store import Outcome, Reservation
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from xpay_auth.throttling.policy import BackoffRule, ThrottlePolicy
 
 # Bounds memory under a flood of made-up usernames or addresses: expired entries are swept
 # every so many writes, and past the ceiling the least recently written are dropped.

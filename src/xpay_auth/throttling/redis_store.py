@@ -17,16 +17,14 @@ Keys, under the configured prefix:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from xpay_auth.errors import StorageUnavailable
+from xpay_auth.throttling.policy import ThrottlePolicy
 from xpay_auth.throttling.store import Outcome, Reservation
-
-if TYPE_CHECKING:
-    from xpay_auth.throttling.policy import ThrottlePolicy
 
 _ADDRESS_BLOCK = """
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from xpay_auth.throttling.policy import ThrottlePolicy
+from xpay_auth.throttling.policy import ThrottlePolicy
 
 
 class Outcome(Enum):

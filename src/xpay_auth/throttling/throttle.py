@@ -20,17 +20,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from xpay_auth.errors import StorageUnavailable, TooManyRequests
 from xpay_auth.logs import log_event
+from xpay_auth.settings import Settings
 from xpay_auth.throttling.memory import MemoryStore
 from xpay_auth.throttling.policy import ThrottlePolicy, WindowRule, address_key
 from xpay_auth.throttling.redis_store import RedisStore
 from xpay_auth.throttling.store import CounterStore, Outcome
-
-if TYPE_CHECKING:
-    from xpay_auth.settings import Settings
 
 # Blocks cached for the API-key path; past this many, the expired ones are dropped.
 _CACHE_LIMIT = 10_000

@@ -292,9 +292,9 @@ async def _prepare(database_url: str, secret_key: str) -> Credentials:
         await engine.dispose()
     password = secrets.token_urlsafe(24)
     async with open_runtime(settings) as runtime:
-        account = await accounts.create_account(runtime, USERNAME)
-        issued = await api_keys.create_key(runtime, account, name="bench")
-        await accounts.create_account(runtime, PERSON, password=password)
+        account = await accounts.create_account(runtime.services.accounts, USERNAME)
+        issued = await api_keys.create_key(runtime.services.keys, account, name="bench")
+        await accounts.create_account(runtime.services.accounts, PERSON, password=password)
     return Credentials(
         key_body=json.dumps({"username": USERNAME, "secretKey": issued.secret, "isAPI": True}),
         password_body=json.dumps({"username": PERSON, "secretKey": password, "isAPI": False}),

@@ -82,8 +82,10 @@ async def prepare(settings: Settings, count: int) -> str:
         await engine.dispose()
 
     async with open_runtime(settings) as runtime:
-        account = await accounts.create_account(runtime, VERIFIER, scopes=("tme_verifier",))
-        issued = await api_keys.create_key(runtime, account, scopes=("tme_verifier",))
+        account = await accounts.create_account(
+            runtime.services.accounts, VERIFIER, scopes=("tme_verifier",)
+        )
+        issued = await api_keys.create_key(runtime.services.keys, account, scopes=("tme_verifier",))
         return issued.secret
 
 

@@ -103,7 +103,9 @@ def expired_token(harness: Harness, account_id: str, username: str, scopes: tupl
 
 def audit_events(harness: Harness, event: str) -> list[AuditEntry]:
     """The recorded events named ``event``, newest first."""
-    entries, _ = harness.run(lambda runtime: audit.search(runtime, AuditQuery(event=event)))
+    entries, _ = harness.run(
+        lambda runtime: audit.search(runtime.database.audit, AuditQuery(event=event))
+    )
     return entries
 
 
@@ -111,6 +113,8 @@ def revoke_key(harness: Harness, key_id: str) -> None:
     """Revoke a key through the service, as the CLI does."""
 
     async def action(runtime: Runtime) -> None:
-        await api_keys.revoke_key(runtime, await api_keys.require_key(runtime, key_id))
+        await api_keys.revoke_key(
+            runtime.services.keys, await api_keys.require_key(runtime.database.api_keys, key_id)
+        )
 
     harness.run(action)

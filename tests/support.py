@@ -17,6 +17,7 @@ from xpay_auth.domain import Session
 from xpay_auth.runtime import Runtime
 from xpay_auth.services import accounts, api_keys
 from xpay_auth.settings import Settings
+from xpay_auth.wiring import wire
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple 42"
@@ -30,6 +31,25 @@ class Harness:
     def runtime(self) -> Runtime:
         runtime: Runtime = self.client.app.state.runtime  # type: ignore[attr-defined]
         return runtime
+
+    def replace_parts(self, **parts: object) -> None:
+        """Swap parts of the running app's runtime (``passwords``, ``throttle``...) and give
+        the services the new ones: they hold their parts, not the runtime."""
+        runtime = self.runtime
+        for name, part in parts.items():
+            setattr(runtime, name, part)
+        runtime.services = wire(
+            runtime.settings,
+            runtime.database,
+            passwords=runtime.passwords,
+            key_hasher=runtime.key_hasher,
+            issuer=runtime.issuer,
+            verifier=runtime.verifier,
+            keyring=runtime.keyring,
+            committer=runtime.committer,
+            audit=runtime.audit,
+            throttle=runtime.throttle,
+        )
 
     def run(self, action: Callable[[Runtime], Awaitable[T]]) -> T:
         """Run ``action(runtime)`` on the app's event loop."""
@@ -46,7 +66,7 @@ class Harness:
     ) -> str:
         async def action(runtime: Runtime) -> str:
             account = await accounts.create_account(
-                runtime, username, scopes=scopes, password=password
+                runtime.services.accounts, username, scopes=scopes, password=password
             )
             return account.id
 
@@ -56,8 +76,8 @@ class Harness:
         """A new key for ``username``: (key id, secret)."""
 
         async def action(runtime: Runtime) -> tuple[str, str]:
-            account = await accounts.require_account(runtime, username)
-            issued = await api_keys.create_key(runtime, account, **options)
+            account = await accounts.require_account(runtime.database.accounts, username)
+            issued = await api_keys.create_key(runtime.services.keys, account, **options)
             return issued.key.id, issued.secret
 
         return self.run(action)

@@ -8,13 +8,14 @@ import inspect
 import logging
 import random
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xpay_auth.contract import error_response, request_uuid
 from xpay_auth.errors import InternalError, MethodNotAllowed, RouteNotFound, XpayAuthError
@@ -38,9 +39,6 @@ from xpay_auth.metrics import PUBLISH_SECONDS, Metrics
 from xpay_auth.runtime import open_runtime
 from xpay_auth.services.housekeeping import purge_expired
 from xpay_auth.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
 
 _HOUSEKEEPING_SECONDS = 10.0
 # The calls made on every request of a client or a gateway: served without the router and
@@ -170,7 +168,7 @@ async def _housekeeping(app: Starlette) -> None:
         try:
             await runtime.keyring.refresh_if_stale()
             if rounds % purge_every == 0:
-                await purge_expired(runtime)
+                await purge_expired(runtime.services.housekeeping)
         except Exception:  # noqa: BLE001  retried next round
             log_event("housekeeping.failed", level=logging.WARNING, exc_info=True)
 

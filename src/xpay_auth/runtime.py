@@ -9,6 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from xpay_auth.components.audit_trail import AuditTrail
+from xpay_auth.components.committer import Committer
+from xpay_auth.components.keyring import Keyring
 from xpay_auth.metrics import Metrics
 from xpay_auth.security.api_keys import KeyHasher
 from xpay_auth.security.derivation import API_KEY_HASH, derive_key
@@ -16,15 +19,13 @@ from xpay_auth.security.passwords import PasswordHashing
 from xpay_auth.security.signing_keys import KeyWrapper
 from xpay_auth.security.token_cache import VerifiedTokenCache
 from xpay_auth.security.tokens import TokenIssuer, TokenVerifier
-from xpay_auth.services.audit import AuditTrail
-from xpay_auth.services.committer import Committer
-from xpay_auth.services.keyring import Keyring
 from xpay_auth.settings import Settings
 from xpay_auth.storage.batch import create_batch_store
 from xpay_auth.storage.database import Database
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.file_modes import check_secret_files
 from xpay_auth.throttling.throttle import Throttle, build_throttle
+from xpay_auth.wiring import Services, wire
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class Runtime:
     audit: AuditTrail
     metrics: Metrics
     throttle: Throttle
+    services: Services  # what each service function is given, built from the parts above
 
 
 @asynccontextmanager
@@ -63,28 +65,43 @@ async def open_runtime(
     throttle = build_throttle(settings)
     try:
         created_kid = await keyring.ensure_current() if ensure_signing_key else None
+        passwords = PasswordHashing(settings.argon2_profile)
+        key_hasher = KeyHasher(derive_key(server_secret, API_KEY_HASH))
+        issuer = TokenIssuer(keyring.current, settings.issuer, settings.audience)
+        verifier = TokenVerifier(
+            keyring.public_key,
+            settings.issuer,
+            settings.audience,
+            cache=VerifiedTokenCache(settings.token_cache_size),
+        )
+        audit = AuditTrail(committer)
         runtime = Runtime(
             settings=settings,
             database=database,
             keyring=keyring,
-            passwords=PasswordHashing(settings.argon2_profile),
-            key_hasher=KeyHasher(derive_key(server_secret, API_KEY_HASH)),
-            issuer=TokenIssuer(keyring.current, settings.issuer, settings.audience),
-            verifier=TokenVerifier(
-                keyring.public_key,
-                settings.issuer,
-                settings.audience,
-                cache=VerifiedTokenCache(settings.token_cache_size),
-            ),
+            passwords=passwords,
+            key_hasher=key_hasher,
+            issuer=issuer,
+            verifier=verifier,
             committer=committer,
-            audit=AuditTrail(committer),
+            audit=audit,
             metrics=Metrics(),
             throttle=throttle,
+            services=wire(
+                settings,
+                database,
+                passwords=passwords,
+                key_hasher=key_hasher,
+                issuer=issuer,
+                verifier=verifier,
+                keyring=keyring,
+                committer=committer,
+                audit=audit,
+                throttle=throttle,
+            ),
         )
         if created_kid is not None:
-            await runtime.audit.record(
-                "signing_key.created", "ok", None, detail={"kid": created_kid}
-            )
+            await audit.record("signing_key.created", "ok", None, detail={"kid": created_kid})
         try:
             yield runtime
         finally:

@@ -116,12 +116,12 @@ class Direct:
 
         async def action(runtime: Runtime) -> list[tuple[str, str]]:
             account = await accounts.create_account(
-                runtime, username, scopes=tuple(scopes), password=password
+                runtime.services.accounts, username, scopes=tuple(scopes), password=password
             )
             made = []
             for _ in range(keys):
                 issued = await api_keys.create_key(
-                    runtime, account, scopes=key_scopes, **key_options
+                    runtime.services.keys, account, scopes=key_scopes, **key_options
                 )
                 made.append((issued.key.id, issued.secret))
             return made

@@ -172,9 +172,11 @@ def test_every_wrong_credential_case_answers_identically(server_factory: ServerF
     direct.expire_key(expired_id)
 
     async def revoke_and_disable(runtime: Runtime) -> None:
-        await api_keys.revoke_key(runtime, await api_keys.require_key(runtime, revoked_id))
-        dave = await accounts.require_account(runtime, "dave@example.com")
-        await accounts.set_disabled(runtime, dave, disabled=True)
+        await api_keys.revoke_key(
+            runtime.services.keys, await api_keys.require_key(runtime.database.api_keys, revoked_id)
+        )
+        dave = await accounts.require_account(runtime.database.accounts, "dave@example.com")
+        await accounts.set_disabled(runtime.services.accounts, dave, disabled=True)
 
     direct.run(revoke_and_disable)
 

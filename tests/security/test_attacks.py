@@ -161,13 +161,15 @@ class Prepared:
 async def _prepare(url: str, secret: str) -> Prepared:
     """Accounts and a key made through the services, and the signing key the server will load."""
     async with open_runtime(make_settings(url, secret_key=secret)) as runtime:
-        victim = await accounts.create_account(runtime, VICTIM, password=PASSWORD)
+        victim = await accounts.create_account(runtime.services.accounts, VICTIM, password=PASSWORD)
         await accounts.create_account(
-            runtime, OPERATOR, scopes=("tme_admin", "tme_user"), password=PASSWORD
+            runtime.services.accounts, OPERATOR, scopes=("tme_admin", "tme_user"), password=PASSWORD
         )
-        await accounts.create_account(runtime, PASSWORD_TARGET, password=PASSWORD)
-        await accounts.create_account(runtime, "replay@example.com", password=PASSWORD)
-        issued = await api_keys.create_key(runtime, victim)
+        await accounts.create_account(runtime.services.accounts, PASSWORD_TARGET, password=PASSWORD)
+        await accounts.create_account(
+            runtime.services.accounts, "replay@example.com", password=PASSWORD
+        )
+        issued = await api_keys.create_key(runtime.services.keys, victim)
         key = runtime.keyring.current()
         assert key.private_key is not None
         return Prepared(key, key.private_key, issued.secret)

@@ -14,6 +14,7 @@ from tests.conftest import make_settings
 from tests.security.support import audit_rows, database_text
 from tests.support import PASSWORD, Harness, running_app
 from xpay_auth.cli.main import cli
+from xpay_auth.components import audit_trail
 from xpay_auth.security.passwords import PasswordHashing
 from xpay_auth.services import accounts, api_keys, audit
 from xpay_auth.settings import Argon2Profile
@@ -169,11 +170,11 @@ def test_changes_to_accounts_keys_sessions_and_signing_keys_are_recorded(harness
     assert harness.post("/client/logout", token=session_token).status_code == 200
 
     async def churn(runtime: Runtime) -> None:
-        account = await accounts.require_account(runtime, "dave@example.com")
-        key = await api_keys.require_key(runtime, key_id)
-        await api_keys.rotate_key(runtime, key, grace_seconds=60)
-        await api_keys.revoke_key(runtime, key)
-        await accounts.set_disabled(runtime, account, disabled=True)
+        account = await accounts.require_account(runtime.database.accounts, "dave@example.com")
+        key = await api_keys.require_key(runtime.database.api_keys, key_id)
+        await api_keys.rotate_key(runtime.services.keys, key, grace_seconds=60)
+        await api_keys.revoke_key(runtime.services.keys, key)
+        await accounts.set_disabled(runtime.services.accounts, account, disabled=True)
 
     harness.run(churn)
     token = admin_token(harness)
@@ -203,7 +204,7 @@ def test_a_login_is_answered_only_after_its_audit_row_is_written(harness: Harnes
         query = audit.AuditQuery(request_uuid=rid)
 
         async def recorded(runtime: Runtime, query: audit.AuditQuery = query) -> Any:
-            return await audit.search(runtime, query)
+            return await audit.search(runtime.database.audit, query)
 
         entries, total = harness.run(recorded)
         assert total == 1
@@ -287,11 +288,11 @@ def test_password_cap_and_rehash_are_recorded(database_url: str) -> None:
             authenticate(
                 app, {"username": "zed@example.com", "secretKey": "no " + PASSWORD, "isAPI": False}
             )
-        app.runtime.passwords = PasswordHashing(Argon2Profile.OWASP)
+        app.replace_parts(passwords=PasswordHashing(Argon2Profile.OWASP))
         app.token_for_password("yan@example.com")
         disabled, total = app.run(
             lambda runtime: audit.search(
-                runtime, audit.AuditQuery(event="account.password_disabled")
+                runtime.database.audit, audit.AuditQuery(event="account.password_disabled")
             )
         )
         assert total == 1
@@ -299,7 +300,7 @@ def test_password_cap_and_rehash_are_recorded(database_url: str) -> None:
         assert disabled[0].detail == {"failedPasswordAttempts": 3}
         rehashed, total = app.run(
             lambda runtime: audit.search(
-                runtime, audit.AuditQuery(event="account.password_rehashed")
+                runtime.database.audit, audit.AuditQuery(event="account.password_rehashed")
             )
         )
         assert total == 1
@@ -309,5 +310,5 @@ def test_password_cap_and_rehash_are_recorded(database_url: str) -> None:
 @given(st.text(max_size=50), st.integers(min_value=1, max_value=60))
 def test_stored_text_is_escaped_the_same_on_the_fast_way(value: str, limit: int) -> None:
     """Plain ASCII skips the escaping; any text comes out as the full escaping makes it."""
-    escaped = value.translate(audit._CONTROLS).encode("utf-8", "backslashreplace")
-    assert audit._clean(value, limit) == escaped.decode("utf-8")[:limit]
+    escaped = value.translate(audit_trail._CONTROLS).encode("utf-8", "backslashreplace")
+    assert audit_trail._clean(value, limit) == escaped.decode("utf-8")[:limit]

@@ -68,7 +68,9 @@ def test_accounts_cannot_be_given_common_passwords(
     """Creating an account with a common password fails on the password field, saying why."""
 
     async def create(runtime: Runtime) -> None:
-        await accounts.create_account(runtime, "weak@example.com", password=password)
+        await accounts.create_account(
+            runtime.services.accounts, "weak@example.com", password=password
+        )
 
     with pytest.raises(InvalidField) as refused:
         harness.run(create)

@@ -94,10 +94,10 @@ class Live:
 async def _prepare(url: str, secret: str) -> None:
     async with open_runtime(make_settings(url, secret_key=secret)) as runtime:
         operator = await accounts.create_account(
-            runtime, OPERATOR, scopes=("tme_admin", "tme_user"), password=PASSWORD
+            runtime.services.accounts, OPERATOR, scopes=("tme_admin", "tme_user"), password=PASSWORD
         )
-        await api_keys.create_key(runtime, operator, name="one")
-        await accounts.create_account(runtime, "client@example.com")
+        await api_keys.create_key(runtime.services.keys, operator, name="one")
+        await accounts.create_account(runtime.services.accounts, "client@example.com")
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ from tests.conftest import make_settings
 from tests.support import PASSWORD, Harness, running_app
 from xpay_auth.app import create_app
 from xpay_auth.errors import InvalidCredentials, TooManyRequests
+from xpay_auth.request_context import RequestContext
 from xpay_auth.security.passwords import PasswordHashing, Verdict
 from xpay_auth.services import accounts, lockout
 from xpay_auth.services.authenticate import Credentials, authenticate
-from xpay_auth.services.context import RequestContext
 from xpay_auth.settings import Argon2Profile, Settings
 
 if TYPE_CHECKING:
@@ -222,8 +222,10 @@ def test_consecutive_failures_disable_password_login_until_unlock(database_url: 
         )
 
         async def unlock(runtime: Runtime) -> None:
-            account = await accounts.require_account(runtime, "capped@example.com")
-            await lockout.unlock_password(runtime, account)
+            account = await accounts.require_account(
+                runtime.database.accounts, "capped@example.com"
+            )
+            await lockout.unlock_password(runtime.services.lockout, account)
 
         harness.run(unlock)
         assert succeeded(
@@ -237,7 +239,9 @@ async def _burst(runtime: Runtime, calls: list[tuple[str, str]], address: str) -
     async def one(username: str, password: str) -> str:
         try:
             await authenticate(
-                runtime, Credentials(username, password, is_api=False), RequestContext("u", address)
+                runtime.services.login,
+                Credentials(username, password, is_api=False),
+                RequestContext("u", address),
             )
         except InvalidCredentials:
             return "refused"
@@ -289,7 +293,7 @@ def test_login_rehashes_when_the_argon2_parameters_change(harness: Harness) -> N
     assert before is not None
     assert before.password_hash is not None
     assert "m=8," in before.password_hash
-    harness.runtime.passwords = PasswordHashing(Argon2Profile.OWASP)
+    harness.replace_parts(passwords=PasswordHashing(Argon2Profile.OWASP))
     harness.token_for_password("rehash@example.com")
     after = harness.run(lambda rt: rt.database.accounts.by_id(account_id))
     assert after is not None

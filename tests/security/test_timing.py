@@ -24,10 +24,10 @@ from tests.conftest import make_settings
 from tests.support import PASSWORD, Harness, running_app
 from xpay_auth.errors import InvalidCredentials
 from xpay_auth.logs import now_ms
+from xpay_auth.request_context import RequestContext
 from xpay_auth.security import api_keys
 from xpay_auth.services import accounts
 from xpay_auth.services.authenticate import Credentials, authenticate
-from xpay_auth.services.context import RequestContext
 from xpay_auth.settings import Argon2Profile
 from xpay_auth.storage.models import ApiKeyRow
 from xpay_auth.throttling.memory import MemoryStore
@@ -69,7 +69,7 @@ class Gap:
 async def _refused(runtime: Runtime, username: str, secret: str, *, is_api: bool) -> None:
     try:
         await authenticate(
-            runtime,
+            runtime.services.login,
             Credentials(username, secret, is_api=is_api),
             RequestContext("timing", "192.0.2.1"),
         )
@@ -122,7 +122,7 @@ def _assert_indistinguishable(gaps: list[Gap], tolerance: float) -> None:
 def timed(sqlite_url: str) -> Iterator[Harness]:
     settings = make_settings(sqlite_url, argon2_profile=Argon2Profile.OWASP)
     with running_app(settings) as harness:
-        harness.runtime.throttle = Throttle(MemoryStore(), UNLIMITED)
+        harness.replace_parts(throttle=Throttle(MemoryStore(), UNLIMITED))
         yield harness
 
 
@@ -135,8 +135,8 @@ def test_password_refusals_take_the_same_time_for_known_and_unknown_users(timed:
     async def prepare(runtime: Runtime) -> None:
         limit = runtime.settings.password_max_failures
         await runtime.database.accounts.update(locked_id, now_ms(), failed_password_attempts=limit)
-        disabled = await accounts.require_account(runtime, "disabled@example.com")
-        await accounts.set_disabled(runtime, disabled, disabled=True)
+        disabled = await accounts.require_account(runtime.database.accounts, "disabled@example.com")
+        await accounts.set_disabled(runtime.services.accounts, disabled, disabled=True)
 
     timed.run(prepare)
 

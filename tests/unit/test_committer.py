@@ -11,10 +11,10 @@ import pytest
 from tests.conftest import every_backend
 from tests.databases import open_database
 from tests.e2e.conftest import free_port
+from xpay_auth.components.committer import Committer
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.errors import STORAGE_RETRY_AFTER, InternalError, StorageUnavailable
 from xpay_auth.logs import now_ms
-from xpay_auth.services.committer import Committer
 from xpay_auth.storage.batch import (
     Batch,
     BatchStore,

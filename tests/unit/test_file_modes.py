@@ -43,7 +43,7 @@ async def _migrate_and_write(url: str) -> None:
         await engine.dispose()
     settings = make_settings(url)
     async with open_runtime(settings) as runtime:
-        await accounts.create_account(runtime, "pat@example.com")
+        await accounts.create_account(runtime.services.accounts, "pat@example.com")
         # Checked while the runtime is open, when SQLite keeps its WAL files.
         await runtime.audit.record("test.written", "ok", None)
         folder = settings.sqlite_path

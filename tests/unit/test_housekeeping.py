@@ -33,7 +33,7 @@ def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
         )
 
     harness.run(seed)
-    counts = harness.run(purge_expired)
+    counts = harness.run(lambda runtime: purge_expired(runtime.services.housekeeping))
     assert counts["sessions"] == 1
     assert counts["revocations"] == 1
 

@@ -266,7 +266,9 @@ def test_every_token_request_is_audited_with_its_grant(
         outcomes[expected] = rid
     for expected, rid in outcomes.items():
         query = audit.AuditQuery(request_uuid=rid)
-        entries, total = harness.run(lambda runtime, q=query: audit.search(runtime, q))  # type: ignore[misc]
+        entries, total = harness.run(
+            lambda runtime, q=query: audit.search(runtime.database.audit, q)  # type: ignore[misc]
+        )
         assert total == 1, expected
         entry = entries[0]
         assert entry.outcome == expected

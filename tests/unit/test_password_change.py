@@ -206,7 +206,7 @@ def test_parallel_wrong_current_passwords_are_throttled_like_logins(
 ) -> None:
     """200 parallel wrong current passwords on one session: five reach the real hash (the
     per-address back-off), the rest are refused alike or get 429 at the address limit."""
-    account_id = harness.run(lambda rt: accounts.require_account(rt, account)).id
+    account_id = harness.run(lambda rt: accounts.require_account(rt.database.accounts, account)).id
     token = harness.token_for_password(account)
     real = _RealHashChecks(harness, account_id)
     outcomes = _parallel_changes(harness, token, 200)
@@ -214,7 +214,9 @@ def test_parallel_wrong_current_passwords_are_throttled_like_logins(
     assert set(outcomes) == {"currentPassword", 429}
     assert outcomes.count("currentPassword") == ThrottlePolicy().address.limit
     failed, total = harness.run(
-        lambda rt: audit.search(rt, AuditQuery(event="password.change_failed"), limit=500)
+        lambda rt: audit.search(
+            rt.database.audit, AuditQuery(event="password.change_failed"), limit=500
+        )
     )
     assert total == 200
     assert sorted({event.outcome for event in failed}) == ["refused", "throttled"]
@@ -226,7 +228,7 @@ def test_parallel_wrong_current_passwords_reach_the_real_hash_at_most_the_cap(
     """With the short-term throttle out of the way, 200 parallel wrong current passwords on
     one session reach the real hash exactly as often as the consecutive-failure cap allows."""
     cap = harness.runtime.settings.password_max_failures
-    account_id = harness.run(lambda rt: accounts.require_account(rt, account)).id
+    account_id = harness.run(lambda rt: accounts.require_account(rt.database.accounts, account)).id
     token = harness.token_for_password(account)
     unlimited = BackoffRule(free=10_000, base=1.0, cap=1.0, memory=60.0)
     harness.runtime.throttle.policy = ThrottlePolicy(

@@ -37,7 +37,9 @@ def create(username: str, scopes: tuple[str, ...], password_stdin: bool) -> None
         raise click.ClickException("no password on standard input")
 
     async def action(runtime: Runtime) -> None:
-        account = await accounts.create_account(runtime, username, scopes=scopes, password=password)
+        account = await accounts.create_account(
+            runtime.services.accounts, username, scopes=scopes, password=password
+        )
         click.echo(
             f"created {account.username} ({account.id}) with scopes {' '.join(account.scopes)}"
         )
@@ -50,7 +52,7 @@ def list_() -> None:
     """List accounts."""
 
     async def action(runtime: Runtime) -> None:
-        page = await accounts.search_accounts(runtime, limit=10_000)
+        page = await accounts.search_accounts(runtime.database.accounts, limit=10_000)
         for account in page.items:
             state = "disabled" if account.disabled else "active"
             password = "password" if account.password_hash else "no-password"
@@ -67,8 +69,8 @@ def disable(username: str) -> None:
     """Disable an account: its sessions and API keys stop working at once."""
 
     async def action(runtime: Runtime) -> None:
-        account = await accounts.require_account(runtime, username)
-        await accounts.set_disabled(runtime, account, disabled=True)
+        account = await accounts.require_account(runtime.database.accounts, username)
+        await accounts.set_disabled(runtime.services.accounts, account, disabled=True)
         click.echo(f"disabled {account.username}; its sessions and keys are revoked")
 
     with_runtime(action)
@@ -80,8 +82,8 @@ def unlock(username: str) -> None:
     """Re-enable password login after too many wrong passwords (API keys are never locked)."""
 
     async def action(runtime: Runtime) -> None:
-        account = await accounts.require_account(runtime, username)
-        await lockout.unlock_password(runtime, account)
+        account = await accounts.require_account(runtime.database.accounts, username)
+        await lockout.unlock_password(runtime.services.lockout, account)
         click.echo(
             f"unlocked {account.username}: password login allowed again "
             f"({account.failed_password_attempts} failed attempts cleared)"

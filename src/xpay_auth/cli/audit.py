@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import click
 
 from xpay_auth.cli.common import with_runtime
+from xpay_auth.runtime import Runtime
 from xpay_auth.services import audit
-
-if TYPE_CHECKING:
-    from xpay_auth.runtime import Runtime
 
 MAX_LIMIT = 10_000
 
@@ -67,7 +64,7 @@ def search(  # noqa: PLR0917  click passes one argument per option
     )
 
     async def action(runtime: Runtime) -> None:
-        entries, total = await audit.search(runtime, query, limit=limit)
+        entries, total = await audit.search(runtime.database.audit, query, limit=limit)
         for entry in entries:
             click.echo(
                 json.dumps(entry.to_json(), separators=(",", ":")) if as_json else _line(entry)

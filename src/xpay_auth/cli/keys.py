@@ -50,9 +50,13 @@ def create(
     """Create an API key; its secret is printed this once."""
 
     async def action(runtime: Runtime) -> None:
-        account = await accounts.require_account(runtime, username)
+        account = await accounts.require_account(runtime.database.accounts, username)
         issued = await api_keys.create_key(
-            runtime, account, name=name, scopes=scopes or None, expires_in_days=expires_in_days
+            runtime.services.keys,
+            account,
+            name=name,
+            scopes=scopes or None,
+            expires_in_days=expires_in_days,
         )
         key = issued.key
         if as_json:
@@ -86,14 +90,14 @@ def list_(username: str) -> None:
     """List an account's keys (never their secrets)."""
 
     async def action(runtime: Runtime) -> None:
-        account = await accounts.require_account(runtime, username)
+        account = await accounts.require_account(runtime.database.accounts, username)
         now = now_ms()
         # Oldest first, page by page: a key created while listing lands after the rows
         # already printed instead of shifting them, and no account is cut short.
         offset = 0
         while True:
             page = await api_keys.list_keys(
-                runtime, account, offset=offset, limit=_PAGE, newest_first=False
+                runtime.database.api_keys, account, offset=offset, limit=_PAGE, newest_first=False
             )
             for key in page.items:
                 click.echo(
@@ -115,8 +119,8 @@ def revoke(key_id: str) -> None:
     """Revoke a key: it and the sessions opened with it stop working at once."""
 
     async def action(runtime: Runtime) -> None:
-        key = await api_keys.require_key(runtime, key_id)
-        changed = await api_keys.revoke_key(runtime, key)
+        key = await api_keys.require_key(runtime.database.api_keys, key_id)
+        changed = await api_keys.revoke_key(runtime.services.keys, key)
         click.echo(f"revoked {key.id}" if changed else f"{key.id} was already revoked")
 
     with_runtime(action)

@@ -54,14 +54,14 @@ async def _prepare(settings: Settings, *, demo: bool, host: str, port: int) -> s
     async with open_runtime(settings) as runtime:
         if not demo:
             return None
-        page = await accounts.search_accounts(runtime, limit=1)
+        page = await accounts.search_accounts(runtime.database.accounts, limit=1)
         if page.total:
             return (
                 f"demo: the database already has accounts; make a key with "
                 f"`xpay-auth keys create {DEMO_USERNAME}`"
             )
-        account = await accounts.create_account(runtime, DEMO_USERNAME)
-        issued = await api_keys.create_key(runtime, account, name="demo")
+        account = await accounts.create_account(runtime.services.accounts, DEMO_USERNAME)
+        issued = await api_keys.create_key(runtime.services.keys, account, name="demo")
     body = {"username": DEMO_USERNAME, "secretKey": issued.secret, "isAPI": "true"}
     curl = (
         f"curl 'http://{host}:{port}/client/authenticate' \\\n"

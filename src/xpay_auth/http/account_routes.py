@@ -24,7 +24,7 @@ async def password_change_call(call: Call) -> Reply:
     caller = await authorized(call, dashboard_only=True)
     request = parse(PasswordChange, call.body)
     await change_password(
-        call.runtime,
+        call.services.password_change,
         caller.account,
         current_password=request.current_password,
         new_password=request.new_password,
@@ -40,7 +40,7 @@ async def sessions_search_call(call: Call) -> Reply:
     caller = await authorized(call, dashboard_only=True)
     request = page_request(parse(SessionSearch, call.body))
     page = await own_sessions.list_live_sessions(
-        call.runtime, caller.account, offset=request.offset, limit=request.limit
+        call.database.sessions, caller.account, offset=request.offset, limit=request.limit
     )
     items = [session_view(session, caller.claims.ticket) for session in page.items]
     return Reply("Sessions", page_data(request, items, page.total))
@@ -51,7 +51,11 @@ async def sessions_revoke_call(call: Call) -> Reply:
     caller = await authorized(call, dashboard_only=True)
     ticket = parse(OwnSessionRevoke, call.body).ticket
     await own_sessions.revoke_own_session(
-        call.runtime, caller.account, ticket, current_ticket=caller.claims.ticket, ctx=caller.ctx
+        call.services.own_sessions,
+        caller.account,
+        ticket,
+        current_ticket=caller.claims.ticket,
+        ctx=caller.ctx,
     )
     data: SessionRevoked = {
         "ticket": ticket,

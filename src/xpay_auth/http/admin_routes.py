@@ -52,7 +52,7 @@ async def users_create_call(call: Call) -> Reply:
     caller = await _operator_in_person(call)
     request = parse(UserCreate, call.body)
     account = await accounts.create_account(
-        call.runtime,
+        call.services.accounts,
         request.username,
         scopes=request.scopes or (Scope.USER.value,),
         password=request.password,
@@ -67,7 +67,7 @@ async def users_search_call(call: Call) -> Reply:
     body = parse(UserSearch, call.body)
     request = page_request(body)
     page = await accounts.search_accounts(
-        call.runtime,
+        call.database.accounts,
         query=(body.query or "").strip().lower() or None,
         offset=request.offset,
         limit=request.limit,
@@ -82,9 +82,9 @@ async def users_update_call(call: Call) -> Reply:
     disabling ends its sessions and keys."""
     caller = await _operator_in_person(call)
     request = parse(UserUpdate, call.body)
-    account = await accounts.require_account(call.runtime, request.username)
+    account = await accounts.require_account(call.database.accounts, request.username)
     updated = await administration.update_account(
-        call.runtime,
+        call.services.accounts,
         account,
         scopes=request.scopes,
         disabled=request.disabled,
@@ -92,7 +92,7 @@ async def users_update_call(call: Call) -> Reply:
         ctx=caller.ctx,
     )
     if request.unlock_password:
-        await lockout.unlock_password(call.runtime, updated, caller.ctx)
+        await lockout.unlock_password(call.services.lockout, updated, caller.ctx)
         updated = replace(updated, failed_password_attempts=0)
     return Reply("Account updated", account_view(updated))
 
@@ -102,12 +102,12 @@ async def sessions_revoke_call(call: Call) -> Reply:
     caller = await _operator(call)
     request = parse(AdminSessionRevoke, call.body)
     if request.ticket is not None:
-        await administration.revoke_any_session(call.runtime, request.ticket, caller.ctx)
+        await administration.revoke_any_session(call.services.accounts, request.ticket, caller.ctx)
         revoked: TicketRevoked = {"ticket": request.ticket, "revoked": True}
         return Reply("Session revoked", revoked)
     # The model allows a missing ticket only with a username.
-    account = await accounts.require_account(call.runtime, request.username or "")
-    await administration.revoke_all_sessions(call.runtime, account, caller.ctx)
+    account = await accounts.require_account(call.database.accounts, request.username or "")
+    await administration.revoke_all_sessions(call.services.accounts, account, caller.ctx)
     ended: UserSessionsRevoked = {"username": account.username, "revoked": True}
     return Reply("Sessions revoked", ended)
 
@@ -115,9 +115,9 @@ async def sessions_revoke_call(call: Call) -> Reply:
 async def keys_revoke_call(call: Call) -> Reply:
     """Revoke any account's key: it and every session opened with it stop at once."""
     caller = await _operator(call)
-    key = await api_keys.require_key(call.runtime, parse(AdminKeyRevoke, call.body).id)
-    await api_keys.revoke_key(call.runtime, key, caller.ctx)
-    revoked = await api_keys.require_key(call.runtime, key.id)
+    key = await api_keys.require_key(call.database.api_keys, parse(AdminKeyRevoke, call.body).id)
+    await api_keys.revoke_key(call.services.keys, key, caller.ctx)
+    revoked = await api_keys.require_key(call.database.api_keys, key.id)
     data: OwnedApiKey = {**key_view(revoked, now_ms()), "accountId": revoked.account_id}
     return Reply("API key revoked", data)
 

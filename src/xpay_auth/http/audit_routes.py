@@ -30,7 +30,7 @@ def audit_query(body: AuditSearch) -> audit.AuditQuery:
 async def audit_search_call(call: Call) -> Reply:
     """Search the audit trail, newest first, paged."""
     claims = await sessions.authorize(
-        call.runtime,
+        call.services.sessions,
         call.authorization,
         scope=Scope.ADMIN_READ.value,
         also=(Scope.ADMIN.value,),
@@ -38,7 +38,9 @@ async def audit_search_call(call: Call) -> Reply:
     body = parse(AuditSearch, call.body)
     query = audit_query(body)
     page = page_request(body)
-    entries, total = await audit.search(call.runtime, query, offset=page.offset, limit=page.limit)
+    entries, total = await audit.search(
+        call.database.audit, query, offset=page.offset, limit=page.limit
+    )
     # Reading the trail is itself worth a line: who looked, for what.
     log_event(
         "audit.searched",

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
+from xpay_auth.domain import Account
+from xpay_auth.http.endpoint import Call
+from xpay_auth.request_context import RequestContext
+from xpay_auth.security.claims import AccessClaims
 from xpay_auth.services import callers, sessions
-
-if TYPE_CHECKING:
-    from xpay_auth.domain import Account
-    from xpay_auth.http.endpoint import Call
-    from xpay_auth.security.claims import AccessClaims
-    from xpay_auth.services.context import RequestContext
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -31,7 +28,11 @@ async def authorized(
 ) -> Caller:
     """The caller of a bearer call: 401 without a valid token, 403 without the right one."""
     claims = await sessions.authorize(
-        call.runtime, call.authorization, scope=scope, dashboard_only=dashboard_only, also=also
+        call.services.sessions,
+        call.authorization,
+        scope=scope,
+        dashboard_only=dashboard_only,
+        also=also,
     )
-    account = await callers.caller_account(call.runtime, claims)
+    account = await callers.caller_account(call.database.accounts, claims)
     return Caller(claims, account, dataclasses.replace(call.ctx, actor=claims.username))

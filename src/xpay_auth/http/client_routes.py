@@ -34,7 +34,7 @@ async def authenticate_call(call: Call) -> Reply:
     credentials = Credentials(
         normalize_username(request.username), request.secret_key, request.is_api
     )
-    login = await authenticate(call.runtime, credentials, call.ctx)
+    login = await authenticate(call.services.login, credentials, call.ctx)
     data: Login = {
         "success": True,
         "expiresAt": login.expires_at_ms,
@@ -51,7 +51,7 @@ async def authenticate_call(call: Call) -> Reply:
 
 async def session_call(call: Call) -> Reply:
     """Describe the session behind the bearer token."""
-    claims = await sessions.authorize(call.runtime, call.authorization)
+    claims = await sessions.authorize(call.services.sessions, call.authorization)
     data: SessionInfo = {
         "user": {
             "username": claims.username,
@@ -68,8 +68,8 @@ async def session_call(call: Call) -> Reply:
 
 async def logout_call(call: Call) -> Reply:
     """Revoke the bearer token's session: every token of its ticket stops working."""
-    claims = await sessions.authorize(call.runtime, call.authorization)
-    await sessions.logout(call.runtime, claims, call.ctx)
+    claims = await sessions.authorize(call.services.sessions, call.authorization)
+    await sessions.logout(call.services.sessions, claims, call.ctx)
     data: LoggedOut = {"ticket": claims.ticket, "revoked": True}
     return Reply("Logged out", data)
 

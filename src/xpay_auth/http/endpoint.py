@@ -16,10 +16,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from xpay_auth.contract import (
     check_content_type,
@@ -38,13 +39,12 @@ from xpay_auth.errors import (
 )
 from xpay_auth.http.client_ip import client_ip
 from xpay_auth.logs import hide_statement_parameters, log_event
+from xpay_auth.request_context import RequestContext
 from xpay_auth.runtime import Runtime
-from xpay_auth.services.context import RequestContext
 from xpay_auth.settings import DEFAULT_BODY_TIMEOUT
+from xpay_auth.storage.database import Database
 from xpay_auth.storage.failures import is_storage_failure
-
-if TYPE_CHECKING:
-    from starlette.types import Receive, Scope, Send
+from xpay_auth.wiring import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,14 @@ class Call:
     @property
     def authorization(self) -> str | None:
         return self.request.headers.get("authorization")
+
+    @property
+    def services(self) -> Services:
+        return self.runtime.services
+
+    @property
+    def database(self) -> Database:
+        return self.runtime.database
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,10 +80,12 @@ async def revocations(request: Request) -> Response:
     try:
         runtime: Runtime = request.app.state.runtime
         await sessions.authorize(
-            runtime, request.headers.get("authorization"), scope=Scope.VERIFIER.value
+            runtime.services.sessions,
+            request.headers.get("authorization"),
+            scope=Scope.VERIFIER.value,
         )
         cursor, limit = _feed_query(request)
-        data = await feed_page(runtime, cursor, limit)
+        data = await feed_page(runtime.database.revocations, cursor, limit)
     except Exception as exc:  # noqa: BLE001  the contract: never a stack trace
         return failure_response(rid, exc, path=request.url.path)
     return success_response(rid, "revocations", data)

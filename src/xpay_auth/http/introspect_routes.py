@@ -13,7 +13,6 @@ keep the envelope, as on every call; the request ``uuid`` also comes back as a h
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -34,11 +33,9 @@ from xpay_auth.errors import (
     UnsupportedMediaType,
 )
 from xpay_auth.http.endpoint import failure_response, read_body
+from xpay_auth.runtime import Runtime
 from xpay_auth.services import sessions
 from xpay_auth.services.introspection import introspect
-
-if TYPE_CHECKING:
-    from xpay_auth.runtime import Runtime
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 _ALLOWED_SCOPES = (Scope.INTROSPECT.value, Scope.ADMIN.value)
@@ -94,7 +91,7 @@ def token_from_body(raw: bytes, content_type: str | None) -> str:
 
 
 async def _authorize(runtime: Runtime, authorization: str | None) -> None:
-    claims = await sessions.authorize(runtime, authorization)
+    claims = await sessions.authorize(runtime.services.sessions, authorization)
     if not any(scope in claims.scopes for scope in _ALLOWED_SCOPES):
         raise Forbidden(
             required=Scope.INTROSPECT.value, detail="token lacks an introspection scope"
@@ -112,7 +109,7 @@ async def introspect_endpoint(request: Request) -> Response:
             request, runtime.settings.max_body_bytes, timeout=runtime.settings.body_timeout
         )
         token = token_from_body(raw, request.headers.get("content-type"))
-        verdict = await introspect(runtime, token)
+        verdict = await introspect(runtime.services.introspection, token)
     except Exception as exc:  # noqa: BLE001  the contract: never a stack trace
         return failure_response(rid, exc, path=path)
     body = json.dumps(verdict, separators=(",", ":")).encode()

@@ -41,7 +41,7 @@ async def create_call(call: Call) -> Reply:
     caller = await _owner(call)
     request = parse(KeyCreate, call.body)
     issued = await api_keys.create_key(
-        call.runtime,
+        call.services.keys,
         caller.account,
         name=request.name,
         scopes=request.scopes,
@@ -58,7 +58,7 @@ async def search_call(call: Call) -> Reply:
     body = parse(KeySearch, call.body)
     request = page_request(body)
     page = await api_keys.list_keys(
-        call.runtime,
+        call.database.api_keys,
         caller.account,
         offset=request.offset,
         limit=request.limit,
@@ -75,9 +75,9 @@ async def revoke_call(call: Call) -> Reply:
     """Revoke one of the caller's keys: it and every session opened with it stop at once."""
     caller = await _owner(call)
     key_id = parse(KeyRevoke, call.body).id
-    key = await api_keys.require_key(call.runtime, key_id, account=caller.account)
-    await api_keys.revoke_key(call.runtime, key, caller.ctx)
-    revoked = await api_keys.require_key(call.runtime, key.id)
+    key = await api_keys.require_key(call.database.api_keys, key_id, account=caller.account)
+    await api_keys.revoke_key(call.services.keys, key, caller.ctx)
+    revoked = await api_keys.require_key(call.database.api_keys, key.id)
     return Reply("API key revoked", key_view(revoked, now_ms()))
 
 
@@ -85,9 +85,9 @@ async def rotate_call(call: Call) -> Reply:
     """Give a live key a new secret; the old one keeps working for ``graceSeconds``."""
     caller = await _owner(call)
     request = parse(KeyRotate, call.body)
-    key = await api_keys.require_key(call.runtime, request.id, account=caller.account)
+    key = await api_keys.require_key(call.database.api_keys, request.id, account=caller.account)
     issued = await api_keys.rotate_key(
-        call.runtime, key, grace_seconds=request.grace_seconds, ctx=caller.ctx
+        call.services.keys, key, grace_seconds=request.grace_seconds, ctx=caller.ctx
     )
     return Reply("API key rotated", _issued(issued))
 

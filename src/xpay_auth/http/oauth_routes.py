@@ -38,10 +38,10 @@ from xpay_auth.http.oauth_request import (
     form_parameters,
     requested_scopes,
 )
+from xpay_auth.request_context import RequestContext
 from xpay_auth.runtime import Runtime
 from xpay_auth.security.api_keys import PREFIX
 from xpay_auth.services.authenticate import Credentials, Login, authenticate
-from xpay_auth.services.context import RequestContext
 
 GRANT = "client_credentials"
 TOKEN_PATH = "/oauth/token"  # noqa: S105  a path, not a secret
@@ -114,7 +114,7 @@ async def _grant(request: Request, runtime: Runtime, ctx: RequestContext) -> Log
         )
         raise
     return await authenticate(
-        runtime,
+        runtime.services.login,
         Credentials(normalize_username(client.client_id), client.secret, is_api=True),
         ctx,
         grant=GRANT,

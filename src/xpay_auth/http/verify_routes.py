@@ -61,7 +61,9 @@ def identity_headers(claims: AccessClaims) -> dict[str, str]:
 
 async def _verify(runtime: Runtime, request: Request) -> AccessClaims:
     scopes = required_scopes(request)
-    claims = await sessions.authorize(runtime, request.headers.get("authorization"))
+    claims = await sessions.authorize(
+        runtime.services.sessions, request.headers.get("authorization")
+    )
     missing = [scope for scope in scopes if scope not in claims.scopes]
     if missing:
         required = " ".join(missing)

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from xpay_auth.components.audit_trail import AuditTrail
 from xpay_auth.domain import KNOWN_SCOPES, Account, Scope, normalize_username
 from xpay_auth.errors import InvalidField, NotFound
 from xpay_auth.logs import log_event, now_ms
-from xpay_auth.runtime import Runtime
+from xpay_auth.request_context import RequestContext
 from xpay_auth.security import password_policy
-from xpay_auth.services.context import RequestContext
-from xpay_auth.services.revocations import change_and_revoke_account
+from xpay_auth.security.passwords import PasswordHashing
+from xpay_auth.services.revocations import RevocationDeps, change_and_revoke_account
+from xpay_auth.storage.accounts import AccountRepository
 from xpay_auth.storage.rows import AlreadyExists, Page
 
 MAX_USERNAME_LENGTH = 320
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDeps:
+    """What creating, changing and disabling accounts reads and writes."""
+
+    accounts: AccountRepository
+    passwords: PasswordHashing
+    audit: AuditTrail
+    revocation: RevocationDeps  # disabling or narrowing an account revokes its tokens
 
 
 def new_account_id() -> str:
@@ -39,17 +52,17 @@ def check_scopes(raw: Iterable[str], *, allowed: Iterable[str] = KNOWN_SCOPES) -
     return scopes
 
 
-async def hash_new_password(runtime: Runtime, password: str, username: str) -> str:
+async def hash_new_password(passwords: PasswordHashing, password: str, username: str) -> str:
     password = password_policy.normalize(password)
     try:
         password_policy.check(password, username)
     except password_policy.WeakPassword as exc:
         raise InvalidField("password", str(exc)) from exc
-    return await runtime.passwords.hash_async(password)
+    return await passwords.hash_async(password)
 
 
 async def create_account(
-    runtime: Runtime,
+    deps: AccountDeps,
     username: str,
     *,
     scopes: Iterable[str] = (Scope.USER.value,),
@@ -58,7 +71,9 @@ async def create_account(
 ) -> Account:
     username = check_username(username)
     checked_scopes = check_scopes(scopes) or (Scope.USER.value,)
-    password_hash = await hash_new_password(runtime, password, username) if password else None
+    password_hash = (
+        await hash_new_password(deps.passwords, password, username) if password else None
+    )
     account = Account(
         id=new_account_id(),
         username=username,
@@ -68,38 +83,38 @@ async def create_account(
         created_at=now_ms(),
     )
     try:
-        await runtime.database.accounts.create(account)
+        await deps.accounts.create(account)
     except AlreadyExists as exc:
         raise InvalidField("username", "is taken") from exc
-    await runtime.audit.record(
-        "account.created", "ok", ctx, username=username, account_id=account.id
-    )
+    await deps.audit.record("account.created", "ok", ctx, username=username, account_id=account.id)
     log_event("account.created", account_id=account.id)
     return account
 
 
-async def require_account(runtime: Runtime, username: str) -> Account:
-    account = await runtime.database.accounts.by_username(normalize_username(username))
+async def require_account(accounts: AccountRepository, username: str) -> Account:
+    account = await accounts.by_username(normalize_username(username))
     if account is None:
         raise NotFound({"username": username[:MAX_USERNAME_LENGTH]}, message="no such account")
     return account
 
 
 async def search_accounts(
-    runtime: Runtime, *, query: str | None = None, offset: int = 0, limit: int = 100
+    accounts: AccountRepository, *, query: str | None = None, offset: int = 0, limit: int = 100
 ) -> Page[Account]:
-    return await runtime.database.accounts.search(query=query, offset=offset, limit=limit)
+    return await accounts.search(query=query, offset=offset, limit=limit)
 
 
 async def set_disabled(
-    runtime: Runtime, account: Account, *, disabled: bool, ctx: RequestContext | None = None
+    deps: AccountDeps, account: Account, *, disabled: bool, ctx: RequestContext | None = None
 ) -> None:
     """Disabling revokes the account's sessions and API keys at once."""
     if disabled:
         # The flag, the account's mark and every key's revocation commit together.
-        await change_and_revoke_account(runtime, account.id, {"disabled": True}, with_keys=True)
+        await change_and_revoke_account(
+            deps.revocation, account.id, {"disabled": True}, with_keys=True
+        )
     else:
-        await runtime.database.accounts.update(account.id, now_ms(), disabled=False)
+        await deps.accounts.update(account.id, now_ms(), disabled=False)
     event = "account.disabled" if disabled else "account.enabled"
-    await runtime.audit.record(event, "ok", ctx, username=account.username, account_id=account.id)
+    await deps.audit.record(event, "ok", ctx, username=account.username, account_id=account.id)
     log_event(event, account_id=account.id)

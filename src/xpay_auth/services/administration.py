@@ -6,27 +6,22 @@ operator cannot lock everyone out by mistake; another operator, or the CLI, can.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from xpay_auth.domain import Account, Scope
 from xpay_auth.errors import InvalidField
 from xpay_auth.logs import log_event, now_ms
-from xpay_auth.services.accounts import check_scopes, set_disabled
+from xpay_auth.request_context import RequestContext
+from xpay_auth.services.accounts import AccountDeps, check_scopes, set_disabled
 from xpay_auth.services.revocations import (
     change_and_revoke_account,
     revoke_account_sessions,
     revoke_ticket,
 )
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from xpay_auth.runtime import Runtime
-    from xpay_auth.services.context import RequestContext
-
 
 async def update_account(
-    runtime: Runtime,
+    deps: AccountDeps,
     account: Account,
     *,
     scopes: Sequence[str] | None,
@@ -46,25 +41,25 @@ async def update_account(
                 "scopes", f"an operator cannot remove {Scope.ADMIN.value} from themselves"
             )
     if set(new_scopes) != set(account.scopes):
-        await _set_scopes(runtime, account, new_scopes, ctx)
+        await _set_scopes(deps, account, new_scopes, ctx)
     if disabled is not None and disabled != account.disabled:
-        await set_disabled(runtime, account, disabled=disabled, ctx=ctx)
-    updated = await runtime.database.accounts.by_id(account.id)
+        await set_disabled(deps, account, disabled=disabled, ctx=ctx)
+    updated = await deps.accounts.by_id(account.id)
     return updated or account
 
 
 async def _set_scopes(
-    runtime: Runtime, account: Account, scopes: tuple[str, ...], ctx: RequestContext
+    deps: AccountDeps, account: Account, scopes: tuple[str, ...], ctx: RequestContext
 ) -> None:
     removed = sorted(set(account.scopes) - set(scopes))
     # Tokens carry their scopes until they expire; a removed scope must stop working now,
     # so the change and the revocation are one transaction. Keys need nothing: a key login
     # grants only scopes the account still has.
     if removed:
-        await change_and_revoke_account(runtime, account.id, {"scopes": " ".join(scopes)})
+        await change_and_revoke_account(deps.revocation, account.id, {"scopes": " ".join(scopes)})
     else:
-        await runtime.database.accounts.set_scopes(account.id, scopes, now_ms())
-    await runtime.audit.record(
+        await deps.accounts.set_scopes(account.id, scopes, now_ms())
+    await deps.audit.record(
         "account.updated",
         "ok",
         ctx,
@@ -75,19 +70,19 @@ async def _set_scopes(
     log_event("account.updated", account_id=account.id, removed_scopes=removed)
 
 
-async def revoke_all_sessions(runtime: Runtime, account: Account, ctx: RequestContext) -> None:
+async def revoke_all_sessions(deps: AccountDeps, account: Account, ctx: RequestContext) -> None:
     """End every session of the account; its API keys still authenticate afterwards."""
-    await revoke_account_sessions(runtime, account.id)
-    await runtime.audit.record(
+    await revoke_account_sessions(deps.revocation, account.id)
+    await deps.audit.record(
         "account.sessions_revoked", "ok", ctx, username=account.username, account_id=account.id
     )
 
 
-async def revoke_any_session(runtime: Runtime, ticket: str, ctx: RequestContext) -> None:
+async def revoke_any_session(deps: AccountDeps, ticket: str, ctx: RequestContext) -> None:
     """End one session by ticket, stored yet or not (revocations match tokens, not rows)."""
-    session = await runtime.database.sessions.by_ticket(ticket)
-    await revoke_ticket(runtime, ticket, session)
-    await runtime.audit.record(
+    session = await deps.revocation.sessions.by_ticket(ticket)
+    await revoke_ticket(deps.revocation.revocations, ticket, session)
+    await deps.audit.record(
         "session.revoked",
         "ok",
         ctx,

@@ -7,14 +7,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from xpay_auth.components.audit_trail import AuditTrail
 from xpay_auth.domain import Account, ApiKey
 from xpay_auth.errors import InvalidField, NotFound
 from xpay_auth.logs import log_event, now_ms
-from xpay_auth.runtime import Runtime
+from xpay_auth.request_context import RequestContext
 from xpay_auth.security import api_keys
+from xpay_auth.security.api_keys import KeyHasher
 from xpay_auth.services.accounts import check_scopes
-from xpay_auth.services.context import RequestContext
-from xpay_auth.services.revocations import keep_until
+from xpay_auth.services.revocations import RevocationDeps, keep_until
+from xpay_auth.storage.api_keys import ApiKeyRepository
 from xpay_auth.storage.rows import Page
 
 MAX_NAME_LENGTH = 100
@@ -37,6 +39,16 @@ class KeySort(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class KeyDeps:
+    """What issuing, rotating and revoking API keys reads and writes."""
+
+    api_keys: ApiKeyRepository
+    key_hasher: KeyHasher
+    audit: AuditTrail
+    revocation: RevocationDeps  # how long a revoked key's entry must be kept
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedKey:
     key: ApiKey
     secret: str  # shown to the caller once, never stored
@@ -53,7 +65,7 @@ def check_cidrs(raw: Iterable[str]) -> tuple[str, ...]:
 
 
 async def create_key(
-    runtime: Runtime,
+    deps: KeyDeps,
     account: Account,
     *,
     name: str = "",
@@ -79,13 +91,13 @@ async def create_key(
         account_id=account.id,
         name=name,
         scopes=key_scopes,
-        secret_hash=runtime.key_hasher.digest(generated.secret),
+        secret_hash=deps.key_hasher.digest(generated.secret),
         created_at=now,
         expires_at=now + expires_in_days * DAY_MS if expires_in_days else None,
         allowed_cidrs=check_cidrs(allowed_cidrs),
     )
-    await runtime.database.api_keys.create(key)
-    await runtime.audit.record(
+    await deps.api_keys.create(key)
+    await deps.audit.record(
         "key.created", "ok", ctx, username=account.username, account_id=account.id, key_id=key.id
     )
     log_event("key.created", key_id=key.id, account_id=account.id)
@@ -93,7 +105,7 @@ async def create_key(
 
 
 async def list_keys(
-    runtime: Runtime,
+    keys: ApiKeyRepository,
     account: Account,
     *,
     offset: int = 0,
@@ -102,39 +114,39 @@ async def list_keys(
     sort: KeySort = KeySort.CREATED,
 ) -> Page[ApiKey]:
     """The account's keys, revoked ones included; ``newest_first`` means descending."""
-    return await runtime.database.api_keys.for_account(
+    return await keys.for_account(
         account.id, offset=offset, limit=limit, newest_first=newest_first, sort=sort.value
     )
 
 
-async def require_key(runtime: Runtime, key_id: str, *, account: Account | None = None) -> ApiKey:
+async def require_key(
+    keys: ApiKeyRepository, key_id: str, *, account: Account | None = None
+) -> ApiKey:
     """The key, which must belong to ``account`` when given (others look absent)."""
-    key = await runtime.database.api_keys.by_id(key_id) if len(key_id) <= 64 else None  # noqa: PLR2004
+    key = await keys.by_id(key_id) if len(key_id) <= 64 else None  # noqa: PLR2004
     if key is None or (account is not None and key.account_id != account.id):
         raise NotFound({"id": key_id[:64]}, message="no such key")
     return key
 
 
-async def revoke_key(runtime: Runtime, key: ApiKey, ctx: RequestContext | None = None) -> bool:
+async def revoke_key(deps: KeyDeps, key: ApiKey, ctx: RequestContext | None = None) -> bool:
     """Stop the key and every session opened with it, at once; False if nothing changed.
 
     The key and its revocation entry commit together. Revoking a revoked key stores
     nothing and records nothing; one whose entry is missing gets it.
     """
     now = now_ms()
-    changed = await runtime.database.api_keys.revoke_with_entry(
-        key.id, now, keep_until=await keep_until(runtime, now, key_id=key.id)
+    changed = await deps.api_keys.revoke_with_entry(
+        key.id, now, keep_until=await keep_until(deps.revocation, now, key_id=key.id)
     )
     if changed:
-        await runtime.audit.record(
-            "key.revoked", "ok", ctx, account_id=key.account_id, key_id=key.id
-        )
+        await deps.audit.record("key.revoked", "ok", ctx, account_id=key.account_id, key_id=key.id)
         log_event("key.revoked", key_id=key.id)
     return changed
 
 
 async def rotate_key(
-    runtime: Runtime, key: ApiKey, *, grace_seconds: int, ctx: RequestContext | None = None
+    deps: KeyDeps, key: ApiKey, *, grace_seconds: int, ctx: RequestContext | None = None
 ) -> IssuedKey:
     """A new secret for the same key id; the old secret works ``grace_seconds`` longer.
 
@@ -147,8 +159,8 @@ async def rotate_key(
     if not key.is_live(now):
         raise NotFound({"id": key.id}, message="no such key")
     generated = api_keys.generate(key.id)
-    new_hash = runtime.key_hasher.digest(generated.secret)
-    rotated = await runtime.database.api_keys.rotate(
+    new_hash = deps.key_hasher.digest(generated.secret)
+    rotated = await deps.api_keys.rotate(
         key.id,
         secret_hash=new_hash,
         previous_hash=key.secret_hash,
@@ -156,7 +168,7 @@ async def rotate_key(
     )
     if not rotated:
         raise InvalidField("id", "the key was rotated concurrently; try again")
-    await runtime.audit.record(
+    await deps.audit.record(
         "key.rotated",
         "ok",
         ctx,
@@ -165,5 +177,5 @@ async def rotate_key(
         detail={"graceSeconds": grace_seconds},
     )
     log_event("key.rotated", key_id=key.id, grace_seconds=grace_seconds)
-    updated = await require_key(runtime, key.id)
+    updated = await require_key(deps.api_keys, key.id)
     return IssuedKey(updated, generated.secret)

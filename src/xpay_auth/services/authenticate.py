@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 
 from xpay_auth import randomness
+from xpay_auth.components.audit_trail import AuditTrail
+from xpay_auth.components.committer import Committer
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.errors import (
     InternalError,
@@ -25,11 +27,32 @@ from xpay_auth.errors import (
     TooManyRequests,
     XpayAuthError,
 )
-from xpay_auth.runtime import Runtime
+from xpay_auth.request_context import RequestContext
 from xpay_auth.security import api_keys, password_policy
+from xpay_auth.security.api_keys import KeyHasher
 from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
-from xpay_auth.services.context import RequestContext
+from xpay_auth.security.passwords import PasswordHashing
+from xpay_auth.security.tokens import TokenIssuer
+from xpay_auth.storage.accounts import AccountRepository
+from xpay_auth.storage.api_keys import ApiKeyRepository
 from xpay_auth.storage.failures import is_storage_failure
+from xpay_auth.throttling.throttle import Throttle
+
+
+@dataclass(frozen=True, slots=True)
+class LoginDeps:
+    """What a login reads and writes; built once per process, shared by every login."""
+
+    accounts: AccountRepository
+    api_keys: ApiKeyRepository
+    throttle: Throttle
+    passwords: PasswordHashing
+    key_hasher: KeyHasher
+    issuer: TokenIssuer
+    audit: AuditTrail
+    committer: Committer  # the session and audit row, committed with other logins'
+    token_ttl: int  # seconds
+    password_max_failures: int  # consecutive wrong passwords before password login stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +93,14 @@ def _address_allowed(key: ApiKey, client_ip: str | None) -> bool:
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in key.allowed_cidrs)
 
 
-def _secret_matches(runtime: Runtime, key: ApiKey | None, secret: str, now_ms: int) -> bool:
+def _secret_matches(hasher: KeyHasher, key: ApiKey | None, secret: str, now_ms: int) -> bool:
     stored = key.secret_hash if key is not None else None
-    if runtime.key_hasher.matches(secret, stored):
+    if hasher.matches(secret, stored):
         return True
     # During a rotation's grace period the previous secret still opens the key.
     if key is not None and key.previous_secret_hash is not None:
         in_grace = key.previous_expires_at is not None and key.previous_expires_at > now_ms
-        return runtime.key_hasher.matches(secret, key.previous_secret_hash) and in_grace
+        return hasher.matches(secret, key.previous_secret_hash) and in_grace
     return False
 
 
@@ -109,14 +132,14 @@ def _granted_scopes(account: Account, key: ApiKey) -> tuple[str, ...]:
 
 
 async def _check_api_key(
-    runtime: Runtime, credentials: Credentials, ctx: RequestContext, now_ms: int
+    deps: LoginDeps, credentials: Credentials, ctx: RequestContext, now_ms: int
 ) -> tuple[Account, ApiKey]:
-    await runtime.throttle.before_api_key(ctx.client_ip)
+    await deps.throttle.before_api_key(ctx.client_ip)
     # A mistyped key fails its checksum here and costs no lookup.
     parsed = api_keys.parse(credentials.secret)
-    found = await runtime.database.api_keys.with_account(parsed.key_id) if parsed else None
+    found = await deps.api_keys.with_account(parsed.key_id) if parsed else None
     key, account = found or (None, None)
-    secret_ok = _secret_matches(runtime, key, credentials.secret, now_ms)
+    secret_ok = _secret_matches(deps.key_hasher, key, credentials.secret, now_ms)
     username_ok = account is not None and hmac.compare_digest(
         account.username.encode(), credentials.username.encode()
     )
@@ -130,20 +153,20 @@ async def _check_api_key(
     if refusal is not None or key is None or account is None:
         # Counted per address only: a key's 256 random bits need no account lock, and one
         # would let anyone lock the owner's integrations out.
-        await runtime.throttle.api_key_failed(ctx.client_ip)
+        await deps.throttle.api_key_failed(ctx.client_ip)
         raise InvalidCredentials(detail=refusal or "api key refused")
     return account, key
 
 
 async def _check_password(
-    runtime: Runtime, credentials: Credentials, ctx: RequestContext, now_ms: int
+    deps: LoginDeps, credentials: Credentials, ctx: RequestContext, now_ms: int
 ) -> Account:
     # Reserved before the lookup: a blocked address never reaches it (429), and parallel
     # guesses cannot all slip under a limit (OWASP ASVS 2.2.1, NIST SP 800-63B 3.2.2).
-    attempt = await runtime.throttle.before_password(ctx.client_ip, credentials.username)
-    account = await runtime.database.accounts.by_username(credentials.username)
+    attempt = await deps.throttle.before_password(ctx.client_ip, credentials.username)
+    account = await deps.accounts.by_username(credentials.username)
     capped = account is not None and (
-        account.failed_password_attempts >= runtime.settings.password_max_failures
+        account.failed_password_attempts >= deps.password_max_failures
     )
     locked = attempt.locked or capped
     # A locked account is checked against the dummy hash, like an unknown user: same work,
@@ -151,13 +174,13 @@ async def _check_password(
     stored = account.password_hash if account is not None and not locked else None
     password = password_policy.normalize(credentials.secret)
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    verifying = runtime.passwords.verify_async(stored, password)
+    verifying = deps.passwords.verify_async(stored, password)
     failures = 0
     if account is not None and stored is not None and not account.disabled:
         # Reserve-then-check for the persistent counter too, written while argon2 runs so
         # that a known account costs no more time than an unknown one.
         verdict, failures = await asyncio.gather(
-            verifying, runtime.database.accounts.add_failed_password_attempt(account.id)
+            verifying, deps.accounts.add_failed_password_attempt(account.id)
         )
     else:
         verdict = await verifying
@@ -166,11 +189,11 @@ async def _check_password(
         or locked
         or not verdict.valid
         or account.disabled
-        or failures > runtime.settings.password_max_failures
+        or failures > deps.password_max_failures
     ):
-        if account is not None and failures == runtime.settings.password_max_failures:
+        if account is not None and failures == deps.password_max_failures:
             # This failure reached the cap: password login stays off until a reset.
-            await runtime.audit.record(
+            await deps.audit.record(
                 "account.password_disabled",
                 "locked",
                 ctx,
@@ -179,14 +202,14 @@ async def _check_password(
                 detail={"failedPasswordAttempts": failures},
             )
         raise InvalidCredentials(detail="password locked" if locked else "password refused")
-    await runtime.throttle.password_succeeded(attempt)
+    await deps.throttle.password_succeeded(attempt)
     changes: dict[str, object] = {"failed_password_attempts": 0}
     if verdict.needs_rehash:
         # The argon2 parameters changed since this hash was made (RFC 9106 section 4).
-        changes["password_hash"] = await runtime.passwords.hash_async(password)
-    await runtime.database.accounts.update(account.id, now_ms, **changes)
+        changes["password_hash"] = await deps.passwords.hash_async(password)
+    await deps.accounts.update(account.id, now_ms, **changes)
     if "password_hash" in changes:
-        await runtime.audit.record(
+        await deps.audit.record(
             "account.password_rehashed", "ok", ctx, username=account.username, account_id=account.id
         )
     return account
@@ -225,7 +248,7 @@ def _as_refusal(exc: Exception) -> XpayAuthError:
 
 
 async def authenticate(
-    runtime: Runtime,
+    deps: LoginDeps,
     credentials: Credentials,
     ctx: RequestContext,
     *,
@@ -244,10 +267,10 @@ async def authenticate(
     grant_detail = {} if grant is None else {"grant": grant}
     try:
         if credentials.is_api:
-            account, key = await _check_api_key(runtime, credentials, ctx, now_ms)
+            account, key = await _check_api_key(deps, credentials, ctx, now_ms)
             scopes = _granted_scopes(account, key)
         else:
-            account = await _check_password(runtime, credentials, ctx, now_ms)
+            account = await _check_password(deps, credentials, ctx, now_ms)
             scopes = account.scopes
         scopes = _narrowed(scopes, requested_scopes)
     except Exception as failed:
@@ -256,7 +279,7 @@ async def authenticate(
         refused = _as_refusal(failed)
         event, outcome = _outcome(refused)
         parsed = api_keys.parse(credentials.secret)
-        await runtime.audit.record(
+        await deps.audit.record(
             event,
             outcome,
             ctx,
@@ -271,11 +294,11 @@ async def authenticate(
         raise refused from failed
     # A token must be issued after any "revoke everything before" mark on its account.
     issued_at = max(int(now), (account.tokens_not_after or 0) + 1)
-    expires_at = issued_at + runtime.settings.token_ttl
+    expires_at = issued_at + deps.token_ttl
     if key is not None and key.expires_at is not None:
         expires_at = min(expires_at, key.expires_at // 1000)
     ticket = new_ticket()
-    token = runtime.issuer.issue(
+    token = deps.issuer.issue(
         subject=account.id,
         username=account.username,
         scopes=scopes,
@@ -295,7 +318,7 @@ async def authenticate(
         client_ip=ctx.client_ip,
         issued_at=issued_at,
     )
-    succeeded = runtime.audit.row(
+    succeeded = deps.audit.row(
         "login.succeeded",
         "ok",
         ctx,
@@ -307,7 +330,7 @@ async def authenticate(
     )
     # The token is handed out only once its session and audit event are committed: a
     # crash after this answer loses neither.
-    await runtime.committer.commit(
+    await deps.committer.commit(
         sessions=[session],
         audit=[succeeded],
         key_use={key.id: now_ms} if key is not None else None,

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from xpay_auth.logs import log_event, now_ms
-from xpay_auth.runtime import Runtime
+from xpay_auth.storage.revocations import RevocationRepository
+from xpay_auth.storage.sessions import SessionRepository
+from xpay_auth.storage.signing_keys import SigningKeyRepository
 
 
-async def purge_expired(runtime: Runtime) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class HousekeepingDeps:
+    sessions: SessionRepository
+    revocations: RevocationRepository
+    signing_keys: SigningKeyRepository
+
+
+async def purge_expired(deps: HousekeepingDeps) -> dict[str, int]:
     """Delete rows no token can depend on any more; returns the count per table."""
     now = now_ms()
-    database = runtime.database
     counts = {
-        "sessions": await database.sessions.purge_expired(now),
-        "revocations": await database.revocations.purge_expired(now),
-        "signing_keys": await database.signing_keys.delete_unpublished(now),
+        "sessions": await deps.sessions.purge_expired(now),
+        "revocations": await deps.revocations.purge_expired(now),
+        "signing_keys": await deps.signing_keys.delete_unpublished(now),
     }
     if any(counts.values()):
         log_event("housekeeping.purged", **counts)

@@ -7,21 +7,26 @@ which says nothing about why (RFC 7662 section 2.2).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from xpay_auth.errors import Unauthorized
-from xpay_auth.services.sessions import verify_token
-
-if TYPE_CHECKING:
-    from xpay_auth.runtime import Runtime
+from xpay_auth.services.sessions import SessionDeps, verify_token
 
 INACTIVE: dict[str, Any] = {"active": False}
 
 
-async def introspect(runtime: Runtime, token: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class IntrospectionDeps:
+    sessions: SessionDeps  # the checks of every bearer call
+    issuer: str  # the ``iss`` and ``aud`` an active answer names
+    audience: str
+
+
+async def introspect(deps: IntrospectionDeps, token: str) -> dict[str, Any]:
     """The RFC 7662 section 2.2 response members for ``token``."""
     try:
-        claims = await verify_token(runtime, token)
+        claims = await verify_token(deps.sessions, token)
     except Unauthorized:
         return dict(INACTIVE)
     return {
@@ -33,8 +38,8 @@ async def introspect(runtime: Runtime, token: str) -> dict[str, Any]:
         "exp": claims.expires_at,
         "iat": claims.issued_at,
         "sub": claims.subject,
-        "aud": runtime.settings.audience,
-        "iss": runtime.settings.issuer,
+        "aud": deps.audience,
+        "iss": deps.issuer,
         "jti": claims.token_id,
         "sid": claims.ticket,
     }

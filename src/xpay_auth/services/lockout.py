@@ -8,23 +8,30 @@ it here. The reset also forgets the short-lived throttle counters where they are
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from xpay_auth.components.audit_trail import AuditTrail
+from xpay_auth.domain import Account
 from xpay_auth.logs import log_event, now_ms
+from xpay_auth.request_context import RequestContext
+from xpay_auth.storage.accounts import AccountRepository
+from xpay_auth.throttling.throttle import Throttle
 
-if TYPE_CHECKING:
-    from xpay_auth.domain import Account
-    from xpay_auth.runtime import Runtime
-    from xpay_auth.services.context import RequestContext
+
+@dataclass(frozen=True, slots=True)
+class LockoutDeps:
+    accounts: AccountRepository
+    throttle: Throttle
+    audit: AuditTrail
 
 
 async def unlock_password(
-    runtime: Runtime, account: Account, ctx: RequestContext | None = None
+    deps: LockoutDeps, account: Account, ctx: RequestContext | None = None
 ) -> None:
     """Clear the account's failed-password counter and its throttle counters."""
-    await runtime.database.accounts.update(account.id, now_ms(), failed_password_attempts=0)
-    await runtime.throttle.unlock(account.username)
-    await runtime.audit.record(
+    await deps.accounts.update(account.id, now_ms(), failed_password_attempts=0)
+    await deps.throttle.unlock(account.username)
+    await deps.audit.record(
         "account.unlocked",
         "ok",
         ctx,

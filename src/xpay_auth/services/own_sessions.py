@@ -6,37 +6,42 @@ worker or node is listed here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from xpay_auth.components.audit_trail import AuditTrail
+from xpay_auth.domain import Account, Session
 from xpay_auth.errors import NotFound
 from xpay_auth.logs import now_ms
+from xpay_auth.request_context import RequestContext
 from xpay_auth.services.revocations import revoke_ticket
+from xpay_auth.storage.revocations import RevocationRepository
+from xpay_auth.storage.rows import Page
+from xpay_auth.storage.sessions import SessionRepository
 
-if TYPE_CHECKING:
-    from xpay_auth.domain import Account, Session
-    from xpay_auth.runtime import Runtime
-    from xpay_auth.services.context import RequestContext
-    from xpay_auth.storage.rows import Page
+
+@dataclass(frozen=True, slots=True)
+class OwnSessionDeps:
+    sessions: SessionRepository
+    revocations: RevocationRepository
+    audit: AuditTrail
 
 
 async def list_live_sessions(
-    runtime: Runtime, account: Account, *, offset: int, limit: int
+    sessions: SessionRepository, account: Account, *, offset: int, limit: int
 ) -> Page[Session]:
     """Unexpired, unrevoked sessions of the account, newest first."""
-    return await runtime.database.sessions.live_page_for_account(
-        account.id, now_ms(), offset=offset, limit=limit
-    )
+    return await sessions.live_page_for_account(account.id, now_ms(), offset=offset, limit=limit)
 
 
 async def revoke_own_session(
-    runtime: Runtime, account: Account, ticket: str, *, current_ticket: str, ctx: RequestContext
+    deps: OwnSessionDeps, account: Account, ticket: str, *, current_ticket: str, ctx: RequestContext
 ) -> None:
     """End one session of ``account``; another account's ticket looks absent."""
-    session = await runtime.database.sessions.by_ticket(ticket)
+    session = await deps.sessions.by_ticket(ticket)
     if ticket != current_ticket and (session is None or session.account_id != account.id):
         raise NotFound({"ticket": ticket}, message="no such session")
-    await revoke_ticket(runtime, ticket, session)
-    await runtime.audit.record(
+    await revoke_ticket(deps.revocations, ticket, session)
+    await deps.audit.record(
         "session.revoked",
         "ok",
         ctx,

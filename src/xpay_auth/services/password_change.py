@@ -9,22 +9,35 @@ are separate credentials, revoked on their own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from xpay_auth.components.audit_trail import AuditTrail
+from xpay_auth.domain import Account
 from xpay_auth.errors import InvalidField, TooManyRequests
 from xpay_auth.logs import log_event, now_ms
+from xpay_auth.request_context import RequestContext
 from xpay_auth.security import password_policy
+from xpay_auth.security.passwords import PasswordHashing
 from xpay_auth.services.accounts import hash_new_password
-from xpay_auth.services.revocations import change_and_revoke_account
+from xpay_auth.services.revocations import RevocationDeps, change_and_revoke_account
+from xpay_auth.storage.accounts import AccountRepository
+from xpay_auth.throttling.throttle import Throttle
 
-if TYPE_CHECKING:
-    from xpay_auth.domain import Account
-    from xpay_auth.runtime import Runtime
-    from xpay_auth.services.context import RequestContext
+
+@dataclass(frozen=True, slots=True)
+class PasswordChangeDeps:
+    """What a password change reads and writes: a login's checks, then a revocation."""
+
+    accounts: AccountRepository
+    throttle: Throttle
+    passwords: PasswordHashing
+    audit: AuditTrail
+    revocation: RevocationDeps  # the other sessions end with the change
+    password_max_failures: int
 
 
 async def _check_current_password(
-    runtime: Runtime, account: Account, current_password: str, ctx: RequestContext
+    deps: PasswordChangeDeps, account: Account, current_password: str, ctx: RequestContext
 ) -> bool:
     """Whether ``current_password`` is the account's, checked under the login's limits.
 
@@ -36,25 +49,21 @@ async def _check_current_password(
     session therefore reach the real hash no more often than those limits allow; the rest
     are checked against the dummy hash and refused.
     """
-    attempt = await runtime.throttle.before_password(ctx.client_ip, account.username)
-    cap = runtime.settings.password_max_failures
+    attempt = await deps.throttle.before_password(ctx.client_ip, account.username)
+    cap = deps.password_max_failures
     failures = (
-        None
-        if attempt.locked
-        else await runtime.database.accounts.reserve_password_attempt(account.id, cap)
+        None if attempt.locked else await deps.accounts.reserve_password_attempt(account.id, cap)
     )
     stored = account.password_hash if failures is not None else None
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    verdict = await runtime.passwords.verify_async(
-        stored, password_policy.normalize(current_password)
-    )
+    verdict = await deps.passwords.verify_async(stored, password_policy.normalize(current_password))
     if stored is not None and verdict.valid:
-        await runtime.throttle.password_succeeded(attempt)
-        await runtime.database.accounts.update(account.id, now_ms(), failed_password_attempts=0)
+        await deps.throttle.password_succeeded(attempt)
+        await deps.accounts.update(account.id, now_ms(), failed_password_attempts=0)
         return True
     if failures == cap:
         # This failure reached the cap: password login stays off until a reset.
-        await runtime.audit.record(
+        await deps.audit.record(
             "account.password_disabled",
             "locked",
             ctx,
@@ -66,7 +75,7 @@ async def _check_current_password(
 
 
 async def change_password(
-    runtime: Runtime,
+    deps: PasswordChangeDeps,
     account: Account,
     *,
     current_password: str,
@@ -75,9 +84,9 @@ async def change_password(
     ctx: RequestContext,
 ) -> None:
     try:
-        matches = await _check_current_password(runtime, account, current_password, ctx)
+        matches = await _check_current_password(deps, account, current_password, ctx)
     except TooManyRequests as throttled:
-        await runtime.audit.record(
+        await deps.audit.record(
             "password.change_failed",
             "throttled",
             ctx,
@@ -89,7 +98,7 @@ async def change_password(
         raise
     if not matches:
         refused = InvalidField("currentPassword", "does not match")
-        await runtime.audit.record(
+        await deps.audit.record(
             "password.change_failed",
             "refused",
             ctx,
@@ -103,17 +112,17 @@ async def change_password(
     if normalized == password_policy.normalize(current_password):
         raise InvalidField("newPassword", "must differ from the current password")
     try:
-        new_hash = await hash_new_password(runtime, new_password, account.username)
+        new_hash = await hash_new_password(deps.passwords, new_password, account.username)
     except InvalidField as weak:
         raise InvalidField("newPassword", weak.reason) from weak
     # The new hash and the end of the other sessions commit together.
     await change_and_revoke_account(
-        runtime,
+        deps.revocation,
         account.id,
         {"password_hash": new_hash, "failed_password_attempts": 0},
         except_ticket=current_ticket,
     )
-    await runtime.audit.record(
+    await deps.audit.record(
         "password.changed",
         "ok",
         ctx,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from xpay_auth.logs import now_ms
-from xpay_auth.runtime import Runtime
 from xpay_auth.storage.revocation_feed import FeedPage
+from xpay_auth.storage.revocations import RevocationRepository
 
 DEFAULT_PAGE_SIZE = 300  # about 25 KB of ticket entries: a page stays under 50 KB
 MAX_PAGE_SIZE = 2000  # for snapshots, where fewer round trips matter more
@@ -38,9 +38,10 @@ class Cursor:
         return cls(match.group(1), int(match.group(2))) if match else None
 
 
-async def feed_page(runtime: Runtime, cursor: Cursor | None, limit: int) -> dict[str, Any]:
+async def feed_page(
+    repository: RevocationRepository, cursor: Cursor | None, limit: int
+) -> dict[str, Any]:
     """The entries in force changed after ``cursor`` (all of them without one)."""
-    repository = runtime.database.revocations
     now = now_ms()
     page: FeedPage = await repository.changes(
         after=cursor.seq if cursor else 0, now=now, limit=limit

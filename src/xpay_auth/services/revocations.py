@@ -11,40 +11,53 @@ stored (``RevocationRepository.record``).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from xpay_auth.domain import Session
 from xpay_auth.logs import log_event, now_ms
-from xpay_auth.runtime import Runtime
 from xpay_auth.security.claims import AccessClaims
 from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
 from xpay_auth.security.tokens import DEFAULT_LEEWAY
 from xpay_auth.settings import MAX_TOKEN_TTL
+from xpay_auth.storage.accounts import AccountRepository
+from xpay_auth.storage.revocations import RevocationRepository
+from xpay_auth.storage.sessions import SessionRepository
 
 # A token is issued at most a second ahead (after an account's mark) and is accepted up to
 # the leeway past its exp: an entry outlives the token's exp by both.
 _AFTER_EXP_MS = (DEFAULT_LEEWAY + 1) * 1000
 
 
+@dataclass(frozen=True, slots=True)
+class RevocationDeps:
+    """What revoking an account's or a key's tokens reads and writes."""
+
+    accounts: AccountRepository
+    sessions: SessionRepository  # the latest expiry of the tokens being revoked
+    revocations: RevocationRepository
+    token_ttl: int  # seconds: how long a token issued now lives
+
+
 async def keep_until(
-    runtime: Runtime, now: int, *, account_id: str | None = None, key_id: str | None = None
+    deps: RevocationDeps, now: int, *, account_id: str | None = None, key_id: str | None = None
 ) -> int:
     """When every token of the account or key issued up to ``now`` has expired.
 
     Tokens issued now live ``XPAY_AUTH_TOKEN_TTL``; older ones, issued under a longer
     setting, are found among the stored sessions (every answered login has one).
     """
-    latest = await runtime.database.sessions.latest_expiry(account_id=account_id, key_id=key_id)
-    return max(now + runtime.settings.token_ttl * 1000, latest or 0) + _AFTER_EXP_MS
+    latest = await deps.sessions.latest_expiry(account_id=account_id, key_id=key_id)
+    return max(now + deps.token_ttl * 1000, latest or 0) + _AFTER_EXP_MS
 
 
-async def revoke_token_session(runtime: Runtime, claims: AccessClaims) -> bool:
+async def revoke_token_session(revocations: RevocationRepository, claims: AccessClaims) -> bool:
     """Revoke the session of a token presented to us (logout): kept until that token expires."""
     entry = RevocationEntry(
         Revocation(RevocationKind.TICKET, claims.ticket),
         claims.expires_at * 1000 + _AFTER_EXP_MS,
     )
-    changed = await runtime.database.revocations.record(
+    changed = await revocations.record(
         entry,
         now=now_ms(),
         account_id=claims.subject,
@@ -55,7 +68,9 @@ async def revoke_token_session(runtime: Runtime, claims: AccessClaims) -> bool:
     return changed
 
 
-async def revoke_ticket(runtime: Runtime, ticket: str, session: Session | None = None) -> bool:
+async def revoke_ticket(
+    revocations: RevocationRepository, ticket: str, session: Session | None = None
+) -> bool:
     """Revoke a session by ticket, stored yet or not; ``session`` tells how long to keep it.
 
     A ticket with no stored session (a login still committing, or none at all) is kept
@@ -64,11 +79,11 @@ async def revoke_ticket(runtime: Runtime, ticket: str, session: Session | None =
     if session is None:
         expires_at = now_ms() + (MAX_TOKEN_TTL * 1000) + _AFTER_EXP_MS
         entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), expires_at)
-        changed = await runtime.database.revocations.record(entry, now=now_ms())
+        changed = await revocations.record(entry, now=now_ms())
     else:
         expires_at = session.expires_at + _AFTER_EXP_MS
         entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), expires_at)
-        changed = await runtime.database.revocations.record(
+        changed = await revocations.record(
             entry,
             now=now_ms(),
             account_id=session.account_id,
@@ -79,17 +94,8 @@ async def revoke_ticket(runtime: Runtime, ticket: str, session: Session | None =
     return changed
 
 
-async def revoke_key_sessions(runtime: Runtime, key_id: str) -> bool:
-    now = now_ms()
-    return await runtime.database.revocations.add(
-        Revocation(RevocationKind.KEY, key_id),
-        now=now,
-        expires_at=await keep_until(runtime, now, key_id=key_id),
-    )
-
-
 async def change_and_revoke_account(
-    runtime: Runtime,
+    deps: RevocationDeps,
     account_id: str,
     values: dict[str, Any],
     *,
@@ -105,14 +111,14 @@ async def change_and_revoke_account(
     """
     not_after = int(time.time())
     now = now_ms()
-    revoked = await runtime.database.accounts.update_and_revoke(
+    revoked = await deps.accounts.update_and_revoke(
         account_id,
         now,
         # New logins read this mark and issue tokens after it (services.authenticate).
         {**values, "tokens_not_after": not_after},
         mark=Revocation(RevocationKind.ACCOUNT, account_id, not_after, except_ticket),
         # The account's sessions include its keys' sessions: one horizon covers both.
-        keep_until=await keep_until(runtime, now, account_id=account_id),
+        keep_until=await keep_until(deps, now, account_id=account_id),
         with_keys=with_keys,
     )
     log_event("account.sessions_revoked", account_id=account_id, except_ticket=except_ticket)
@@ -120,7 +126,7 @@ async def change_and_revoke_account(
 
 
 async def revoke_account_sessions(
-    runtime: Runtime, account_id: str, *, except_ticket: str | None = None
+    deps: RevocationDeps, account_id: str, *, except_ticket: str | None = None
 ) -> None:
     """Revoke every token of the account issued up to now, but ``except_ticket``'s."""
-    await change_and_revoke_account(runtime, account_id, {}, except_ticket=except_ticket)
+    await change_and_revoke_account(deps, account_id, {}, except_ticket=except_ticket)

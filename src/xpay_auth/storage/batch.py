@@ -1,6 +1,6 @@
 """One transaction for a whole batch of new rows: sessions, key last-use and audit events.
 
-The group committer (``services.committer``) hands every batch here. Each store writes the
+The group committer (``components.committer``) hands every batch here. Each store writes the
 batch atomically, all of it or none of it, and answers only once it is committed:
 
 - SQLite: one connection of the standard ``sqlite3`` driver on a thread of its own (so the

@@ -55,14 +55,20 @@ def seed_rows(count: int, now: int) -> list[dict[str, Any]]:
     for seq in range(1, count + 1):
         kind = seq % 10
         if kind == 0:
-            row = {"kind": "account", "subject": f"acc_{seq:016x}", "not_after": now // 1000}
+            row = {"kind": "account", "subject": f"acc_{seq:016x}", "not_after_s": now // 1000}
         elif kind == 1:
             row = {"kind": "key", "subject": secrets.token_hex(8)}
         else:
             row = {"kind": "ticket", "subject": secrets.token_hex(16)}
         # Every row names every column: an executemany takes its columns from the first row.
         rows.append(
-            {"not_after": None, "created_at": now, "expires_at": expires_at, "seq": seq, **row}
+            {
+                "not_after_s": None,
+                "created_at_ms": now,
+                "expires_at_ms": expires_at,
+                "seq": seq,
+                **row,
+            }
         )
     return rows
 
@@ -148,7 +154,7 @@ async def revoke_more(runtime: Runtime, count: int) -> None:
         entry = RevocationEntry(
             Revocation(RevocationKind.TICKET, secrets.token_hex(16)), now + 3_600_000
         )
-        await runtime.database.revocations.record(entry, now=now)
+        await runtime.database.revocations.record(entry, now_ms=now)
 
 
 async def main(count: int, polls: int, database_url: str | None) -> int:

@@ -114,8 +114,8 @@ def session_record(ticket: str, account_id: str, *, created_at: int, expires_at:
         api_key_id=None,
         is_api=False,
         scopes=("tme_user",),
-        created_at=created_at,
-        expires_at=expires_at,
+        created_at_ms=created_at,
+        expires_at_ms=expires_at,
     )
 
 

@@ -1,4 +1,8 @@
-"""The service's records, as the services see them: plain values, no ORM, no HTTP."""
+"""The service's records, as the services see them: plain values, no ORM, no HTTP.
+
+Every time is an integer whose name says its unit: ``_ms`` since the epoch, or ``_s`` for
+the seconds of a token's ``iat`` and the marks compared with it.
+"""
 
 from __future__ import annotations
 
@@ -33,8 +37,9 @@ class Account:
     scopes: tuple[str, ...]
     password_hash: str | None
     disabled: bool
-    created_at: int
-    tokens_not_after: int | None = None
+    created_at_ms: int
+    # Tokens of this account issued at or before this second are revoked.
+    tokens_not_after_s: int | None = None
     failed_password_attempts: int = 0
 
 
@@ -45,20 +50,22 @@ class ApiKey:
     name: str
     scopes: tuple[str, ...]
     secret_hash: bytes
-    created_at: int
-    expires_at: int | None = None
-    revoked_at: int | None = None
-    last_used_at: int | None = None
+    created_at_ms: int
+    expires_at_ms: int | None = None
+    revoked_at_ms: int | None = None
+    last_used_at_ms: int | None = None
     previous_secret_hash: bytes | None = None
-    previous_expires_at: int | None = None
+    previous_expires_at_ms: int | None = None
     allowed_cidrs: tuple[str, ...] = ()
 
     def is_live(self, now_ms: int) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now_ms)
+        return self.revoked_at_ms is None and (
+            self.expires_at_ms is None or self.expires_at_ms > now_ms
+        )
 
     def status(self, now_ms: int) -> Literal["active", "expired", "revoked"]:
         """``revoked``, ``expired`` or ``active``: the one definition every listing shows."""
-        if self.revoked_at is not None:
+        if self.revoked_at_ms is not None:
             return "revoked"
         return "active" if self.is_live(now_ms) else "expired"
 
@@ -70,7 +77,7 @@ class Session:
     api_key_id: str | None
     is_api: bool
     scopes: tuple[str, ...]
-    created_at: int
-    expires_at: int
+    created_at_ms: int
+    expires_at_ms: int
     client_ip: str | None = None
-    issued_at: int | None = None  # the token's iat, in seconds
+    issued_at_s: int | None = None  # the token's iat

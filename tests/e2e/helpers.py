@@ -136,7 +136,7 @@ class Direct:
                 await conn.execute(
                     update(ApiKeyRow)
                     .where(ApiKeyRow.id == key_id)
-                    .values(expires_at=int(time.time() * 1000) - 1000)
+                    .values(expires_at_ms=int(time.time() * 1000) - 1000)
                 )
 
         self.run(action)

@@ -353,7 +353,11 @@ def test_an_operator_unlocks_password_login_over_the_admin_call(database_url: st
         harness.token_for_password("pat@example.com")
         rows = harness.run(
             lambda rt: rt.database.audit.search(
-                filters={"event": "account.unlocked"}, since=None, until=None, offset=0, limit=10
+                filters={"event": "account.unlocked"},
+                since_ms=None,
+                until_ms=None,
+                offset=0,
+                limit=10,
             )
         )
         assert [(row["username"], row["actor"]) for row in rows.items] == [

@@ -168,7 +168,7 @@ def test_api_key_refusals_take_the_same_time_for_known_and_unknown_keys(timed: H
         await runtime.database.api_keys.revoke(revoked_id, now_ms())
         async with runtime.database.engine.begin() as conn:
             await conn.execute(
-                update(ApiKeyRow).where(ApiKeyRow.id == expired_id).values(expires_at=1)
+                update(ApiKeyRow).where(ApiKeyRow.id == expired_id).values(expires_at_ms=1)
             )
 
     timed.run(prepare)

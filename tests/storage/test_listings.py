@@ -37,7 +37,7 @@ async def _account(db: Database) -> Account:
         scopes=("tme_user",),
         password_hash=None,
         disabled=False,
-        created_at=now_ms(),
+        created_at_ms=now_ms(),
     )
     await db.accounts.create(account)
     return account
@@ -52,9 +52,9 @@ def _session(
         api_key_id=key_id,
         is_api=key_id is not None,
         scopes=account.scopes,
-        created_at=created_s * 1000 + 500,
-        expires_at=(NOW_S + 3600) * 1000,
-        issued_at=issued_s,
+        created_at_ms=created_s * 1000 + 500,
+        expires_at_ms=(NOW_S + 3600) * 1000,
+        issued_at_s=issued_s,
     )
 
 
@@ -66,10 +66,10 @@ def _claims(session: Session) -> AccessClaims:
         ticket=session.ticket,
         client_id=session.api_key_id or DASHBOARD_CLIENT_ID,
         token_id="",
-        issued_at=session.issued_at
-        if session.issued_at is not None
-        else session.created_at // 1000,
-        expires_at=session.expires_at // 1000,
+        issued_at=session.issued_at_s
+        if session.issued_at_s is not None
+        else session.created_at_ms // 1000,
+        expires_at=session.expires_at_ms // 1000,
     )
 
 
@@ -98,11 +98,11 @@ async def test_live_sessions_agree_with_the_revocation_rules(db: Database) -> No
     ]
     await db.sessions.insert_many(sessions)
     for entry in entries:
-        await db.revocations.add(entry, now=now_ms(), expires_at=now_ms() + HOUR_MS)
+        await db.revocations.add(entry, now_ms=now_ms(), expires_at_ms=now_ms() + HOUR_MS)
     index = RevocationSet.of(RevocationEntry(entry, now_ms() + HOUR_MS) for entry in entries)
     expected = [
         s.ticket
-        for s in sorted(sessions, key=lambda s: (-s.created_at, s.ticket))
+        for s in sorted(sessions, key=lambda s: (-s.created_at_ms, s.ticket))
         if s.account_id == account.id and not index.is_revoked(_claims(s))
     ]
     assert set(expected) == {sessions[i].ticket for i in (2, 3, 5, 6, 8)}
@@ -111,7 +111,7 @@ async def test_live_sessions_agree_with_the_revocation_rules(db: Database) -> No
     assert page.total == len(expected)
     by_ticket = {s.ticket: s for s in page.items}
     assert by_ticket[sessions[2].ticket] == sessions[2]
-    assert by_ticket[sessions[5].ticket].issued_at is None
+    assert by_ticket[sessions[5].ticket].issued_at_s is None
 
 
 async def test_live_sessions_page_and_skip_expired(db: Database) -> None:
@@ -127,9 +127,9 @@ async def test_live_sessions_page_and_skip_expired(db: Database) -> None:
                 api_key_id=None,
                 is_api=False,
                 scopes=account.scopes,
-                created_at=now_ms() - HOUR_MS,
-                expires_at=now_ms() - 1,
-                issued_at=NOW_S - 3600,
+                created_at_ms=now_ms() - HOUR_MS,
+                expires_at_ms=now_ms() - 1,
+                issued_at_s=NOW_S - 3600,
             )
         ]
     )
@@ -149,7 +149,7 @@ async def test_key_listing_sorts_with_never_used_last(db: Database) -> None:
             name=name,
             scopes=account.scopes,
             secret_hash=secrets.token_bytes(32),
-            created_at=base + offset,
+            created_at_ms=base + offset,
         )
         for offset, name in enumerate(["bravo", "alpha", "charlie"])
     ]
@@ -164,9 +164,9 @@ async def test_key_listing_sorts_with_never_used_last(db: Database) -> None:
         assert page.total == 3
         return [key.name for key in page.items]
 
-    assert await names("created_at", descending=True) == ["charlie", "alpha", "bravo"]
+    assert await names("created_at_ms", descending=True) == ["charlie", "alpha", "bravo"]
     assert await names("name", descending=False) == ["alpha", "bravo", "charlie"]
-    assert await names("last_used_at", descending=True) == ["charlie", "bravo", "alpha"]
-    assert await names("last_used_at", descending=False) == ["bravo", "charlie", "alpha"]
+    assert await names("last_used_at_ms", descending=True) == ["charlie", "bravo", "alpha"]
+    assert await names("last_used_at_ms", descending=False) == ["bravo", "charlie", "alpha"]
     with pytest.raises(ValueError, match="cannot sort"):
         await db.api_keys.for_account(account.id, offset=0, limit=1, sort="secret_hash")

@@ -77,7 +77,7 @@ async def _seed(database_url: str) -> dict[str, list[Any]]:
         scopes=("tme_user",),
         password_hash="$argon2id$seeded",
         disabled=False,
-        created_at=now,
+        created_at_ms=now,
     )
     key = ApiKey(
         id=secrets.token_hex(8),
@@ -85,7 +85,7 @@ async def _seed(database_url: str) -> dict[str, list[Any]]:
         name="seeded",
         scopes=("tme_user",),
         secret_hash=secrets.token_bytes(32),
-        created_at=now,
+        created_at_ms=now,
     )
     session = Session(
         ticket=secrets.token_hex(16),
@@ -93,20 +93,21 @@ async def _seed(database_url: str) -> dict[str, list[Any]]:
         api_key_id=key.id,
         is_api=True,
         scopes=("tme_user",),
-        created_at=now,
-        expires_at=now + 3_600_000,
+        created_at_ms=now,
+        expires_at_ms=now + 3_600_000,
     )
     async with open_database(database_url) as db:
         await db.accounts.create(account)
         await db.api_keys.create(key)
         await db.sessions.insert_many([session])
         await db.revocations.record(
-            RevocationEntry(Revocation(RevocationKind.TICKET, session.ticket), now + 1000), now=now
+            RevocationEntry(Revocation(RevocationKind.TICKET, session.ticket), now + 1000),
+            now_ms=now,
         )
         await db.signing_keys.insert_if_none_current(
             StoredSigningKey("kid-seeded", "ES256", "{}", b"sealed", now, None, None)
         )
-        await db.audit.insert_many([{"at": now, "event": "seeded", "outcome": "ok"}])
+        await db.audit.insert_many([{"at_ms": now, "event": "seeded", "outcome": "ok"}])
     return {
         "accounts": [account.id],
         "api_keys": [key.id],

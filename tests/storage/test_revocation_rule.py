@@ -73,9 +73,9 @@ class Token:
             api_key_id=self.key_id,
             is_api=self.key_id is not None,
             scopes=("tme_user",),
-            created_at=self.issued_at_s * 1000 + 250,
-            expires_at=(NOW_S + 3600) * 1000,
-            issued_at=self.issued_at_s if self.stored_iat else None,
+            created_at_ms=self.issued_at_s * 1000 + 250,
+            expires_at_ms=(NOW_S + 3600) * 1000,
+            issued_at_s=self.issued_at_s if self.stored_iat else None,
         )
 
 
@@ -114,7 +114,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
                 scopes=("tme_user",),
                 password_hash=None,
                 disabled=False,
-                created_at=0,
+                created_at_ms=0,
             )
             await database.accounts.create(account)
         yield database
@@ -131,10 +131,10 @@ async def _store(db: Database, entries: list[RevocationEntry], stored: list[Toke
                 insert(revocations).values(
                     kind=revocation.kind.value,
                     subject=revocation.subject,
-                    not_after=revocation.not_after,
+                    not_after_s=revocation.not_after_s,
                     except_ticket=revocation.except_ticket,
-                    created_at=0,
-                    expires_at=entry.expires_at,
+                    created_at_ms=0,
+                    expires_at_ms=entry.expires_at_ms,
                     seq=seq,
                 )
             )
@@ -160,7 +160,7 @@ async def test_sql_and_memory_revoke_the_same_tokens(
             ticket=token.ticket,
             key_id=token.key_id,
             account_id=token.account_id,
-            issued_at=token.issued_at_s,
+            issued_at_s=token.issued_at_s,
         )
         assert in_sql == in_memory, (token, entries)
 

@@ -142,7 +142,7 @@ def test_revoking_a_key_is_one_change_and_repeating_it_adds_nothing(harness: Har
         failure(harness.post("/client/keys/revoke", {"id": key_id}, token=owner), 503)
     key = harness.run(lambda rt: rt.database.api_keys.by_id(key_id))
     assert key is not None
-    assert key.revoked_at is None
+    assert key.revoked_at_ms is None
     success(harness.post("/client/keys/revoke", {"id": key_id}, token=owner))
     _tokens_refused_everywhere(harness, [key_token])
     rows = _revocation_rows(harness)

@@ -21,8 +21,8 @@ def test_a_pasted_api_secret_is_redacted_from_the_trail(harness: Harness) -> Non
     async def failed(runtime: Runtime) -> list[dict[str, Any]]:
         page = await runtime.database.audit.search(
             filters=AuditQuery(event="login.failed").filters(),
-            since=None,
-            until=None,
+            since_ms=None,
+            until_ms=None,
             offset=0,
             limit=10,
         )

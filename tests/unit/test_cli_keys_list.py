@@ -41,7 +41,9 @@ def test_keys_list_shows_an_expired_key_as_expired(harness: Harness, settings: S
     async def age_and_revoke(runtime: Runtime) -> None:
         async with runtime.database.engine.begin() as conn:
             await conn.execute(
-                update(ApiKeyRow).where(ApiKeyRow.id == ended).values(expires_at=now_ms() - DAY_MS)
+                update(ApiKeyRow)
+                .where(ApiKeyRow.id == ended)
+                .values(expires_at_ms=now_ms() - DAY_MS)
             )
         await runtime.database.api_keys.revoke(revoked, now_ms())
 
@@ -61,7 +63,7 @@ def test_keys_list_prints_every_key_past_ten_thousand(harness: Harness, settings
             "name": f"k{index}",
             "scopes": "tme_user",
             "secret_hash": secrets.token_bytes(32),
-            "created_at": created + index,
+            "created_at_ms": created + index,
         }
         for index in range(10_007)
     ]

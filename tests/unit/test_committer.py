@@ -69,7 +69,7 @@ async def _account_with_key(db: Database) -> tuple[Account, ApiKey]:
         scopes=("tme_user",),
         password_hash=None,
         disabled=False,
-        created_at=now,
+        created_at_ms=now,
     )
     await db.accounts.create(account)
     key = ApiKey(
@@ -78,7 +78,7 @@ async def _account_with_key(db: Database) -> tuple[Account, ApiKey]:
         name="k",
         scopes=("tme_user",),
         secret_hash=secrets.token_bytes(32),
-        created_at=now,
+        created_at_ms=now,
     )
     await db.api_keys.create(key)
     return account, key
@@ -92,19 +92,19 @@ def _session(account: Account, key: ApiKey | None, ticket: str | None = None) ->
         api_key_id=key.id if key else None,
         is_api=key is not None,
         scopes=("tme_user",),
-        created_at=now,
-        expires_at=now + 3_600_000,
+        created_at_ms=now,
+        expires_at_ms=now + 3_600_000,
         client_ip="127.0.0.1",
-        issued_at=now // 1000,
+        issued_at_s=now // 1000,
     )
 
 
 def _audit(event: str, ticket: str) -> dict[str, Any]:
-    return {"at": now_ms(), "event": event, "outcome": "ok", "ticket": ticket}
+    return {"at_ms": now_ms(), "event": event, "outcome": "ok", "ticket": ticket}
 
 
 async def _audit_tickets(db: Database) -> list[str]:
-    page = await db.audit.search(filters={}, since=None, until=None, offset=0, limit=1000)
+    page = await db.audit.search(filters={}, since_ms=None, until_ms=None, offset=0, limit=1000)
     return sorted(str(row["ticket"]) for row in page.items)
 
 
@@ -125,7 +125,7 @@ async def test_commit_returns_with_session_key_use_and_audit_written(
     assert await database.sessions.by_ticket(session.ticket) == session
     stored = await database.api_keys.by_id(key.id)
     assert stored is not None
-    assert stored.last_used_at == used_at
+    assert stored.last_used_at_ms == used_at
     assert await _audit_tickets(database) == [session.ticket]
     assert committer.pending == 0
 
@@ -169,7 +169,7 @@ async def test_key_use_is_written_at_most_once_a_minute(
     assert store.batches == [1, 1]
     stored = await database.api_keys.by_id(key.id)
     assert stored is not None
-    assert stored.last_used_at == first + 61_000
+    assert stored.last_used_at_ms == first + 61_000
 
 
 @every_backend  # the committer writes through each backend's store

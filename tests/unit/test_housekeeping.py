@@ -25,11 +25,12 @@ def test_purge_deletes_only_what_has_expired(harness: Harness) -> None:
         revocations = runtime.database.revocations
         # Recorded a minute ago: one has expired since, the other is still in force.
         await revocations.record(
-            RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now - 1), now=now - 60_000
+            RevocationEntry(Revocation(RevocationKind.TICKET, "a" * 32), now - 1),
+            now_ms=now - 60_000,
         )
         await revocations.record(
             RevocationEntry(Revocation(RevocationKind.TICKET, "b" * 32), now + 60_000),
-            now=now - 60_000,
+            now_ms=now - 60_000,
         )
 
     harness.run(seed)

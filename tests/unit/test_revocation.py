@@ -51,7 +51,7 @@ def test_key_revocation_matches_every_session_of_the_key() -> None:
 
 def test_account_revocation_boundary_is_inclusive() -> None:
     """An account entry matches tokens issued at or before not_after, not after it."""
-    entry = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000)
+    entry = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after_s=1000)
     assert entry.matches(_claims(issued_at=999))
     assert entry.matches(_claims(issued_at=1000))
     assert not entry.matches(_claims(issued_at=1001))
@@ -60,7 +60,7 @@ def test_account_revocation_boundary_is_inclusive() -> None:
 
 def test_account_revocation_spares_the_except_ticket() -> None:
     """The session named as except_ticket survives its account's revocation."""
-    entry = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=2000, except_ticket=TICKET_B)
+    entry = Revocation(RevocationKind.ACCOUNT, "acc_1", not_after_s=2000, except_ticket=TICKET_B)
     assert entry.matches(_claims(ticket=TICKET_A))
     assert not entry.matches(_claims(ticket=TICKET_B))
 
@@ -70,9 +70,9 @@ def test_account_revocation_spares_the_except_ticket() -> None:
     [
         (Revocation(RevocationKind.TICKET, TICKET_A), set()),
         (Revocation(RevocationKind.KEY, "key1"), set()),
-        (Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000), {"notAfter"}),
+        (Revocation(RevocationKind.ACCOUNT, "acc_1", not_after_s=1000), {"notAfter"}),
         (
-            Revocation(RevocationKind.ACCOUNT, "acc_1", not_after=1000, except_ticket=TICKET_B),
+            Revocation(RevocationKind.ACCOUNT, "acc_1", not_after_s=1000, except_ticket=TICKET_B),
             {"notAfter", "exceptTicket"},
         ),
     ],
@@ -120,7 +120,7 @@ def test_revocation_set_agrees_with_the_entries() -> None:
     entries = [
         Revocation(RevocationKind.TICKET, TICKET_A),
         Revocation(RevocationKind.KEY, "key9"),
-        Revocation(RevocationKind.ACCOUNT, "acc_2", not_after=1500, except_ticket=TICKET_B),
+        Revocation(RevocationKind.ACCOUNT, "acc_2", not_after_s=1500, except_ticket=TICKET_B),
     ]
     revoked = RevocationSet.of(RevocationEntry(entry, 5000) for entry in entries)
     for subject in ("acc_1", "acc_2"):

@@ -20,7 +20,7 @@ def _time(ms: int) -> str:
 
 def _line(entry: audit.AuditEntry) -> str:
     cells = [
-        _time(entry.at),
+        _time(entry.at_ms),
         entry.event,
         entry.outcome,
         entry.username or "-",

@@ -68,15 +68,15 @@ def create(
                         "username": account.username,
                         "name": key.name,
                         "scopes": list(key.scopes),
-                        "createdAt": key.created_at,
-                        "expiresAt": key.expires_at,
+                        "createdAt": key.created_at_ms,
+                        "expiresAt": key.expires_at_ms,
                     }
                 )
             )
             return
         click.echo(
             f"key {key.id} for {account.username}, scopes {' '.join(key.scopes)}, "
-            f"expires {_time(key.expires_at)}"
+            f"expires {_time(key.expires_at_ms)}"
         )
         click.echo("secret (shown once, store it now):")
         click.echo(issued.secret)
@@ -103,8 +103,8 @@ def list_(username: str) -> None:
                 click.echo(
                     f"{key.id}\t{display_prefix(key.id)}\t{key.name or '-'}\t"
                     f"{' '.join(key.scopes)}\t{key.status(now)}\t"
-                    f"created {_time(key.created_at)}\texpires {_time(key.expires_at)}\t"
-                    f"last used {_time(key.last_used_at)}"
+                    f"created {_time(key.created_at_ms)}\texpires {_time(key.expires_at_ms)}\t"
+                    f"last used {_time(key.last_used_at_ms)}"
                 )
             offset += len(page.items)
             if len(page.items) < _PAGE:

@@ -112,7 +112,7 @@ class AuditTrail:
             "actor": ctx.actor if ctx else None,
         }
         row: dict[str, Any] = {name: _clean(value, _LIMITS[name]) for name, value in texts.items()}
-        row["at"] = now_ms()
+        row["at_ms"] = now_ms()
         # ASCII JSON: any control or surrogate in the detail arrives escaped.
         row["detail"] = json.dumps(detail, separators=(",", ":")) if detail else None
         return row

@@ -41,9 +41,9 @@ class Keyring:
             algorithm=signing_keys.ALGORITHM,
             public_jwk=json.dumps(key.public_jwk()),
             private_key=self._wrapper.seal(key),
-            created_at=key.created_at,
-            retired_at=None,
-            publish_until=None,
+            created_at_ms=key.created_at,
+            retired_at_ms=None,
+            publish_until_ms=None,
         )
 
     async def ensure_current(self) -> str | None:
@@ -61,7 +61,7 @@ class Keyring:
         now = now_ms()
         new = signing_keys.generate(now)
         retired = await self._repository.replace_current(
-            self._store(new), now=now, publish_until=now + publish_for_ms
+            self._store(new), now_ms=now, publish_until_ms=now + publish_for_ms
         )
         await self._repository.delete_unpublished(now)
         log_event("signing_key.rotated", kid=new.kid, retired=retired)
@@ -74,15 +74,15 @@ class Keyring:
         public: dict[str, ec.EllipticCurvePublicKey] = {}
         jwks = []
         for stored in await self._repository.all():
-            if stored.publish_until is not None and stored.publish_until <= now:
+            if stored.publish_until_ms is not None and stored.publish_until_ms <= now:
                 continue
             jwk = json.loads(stored.public_jwk)
             public[stored.kid] = signing_keys.public_key_from_jwk(jwk)
             jwks.append(jwk)
-            if stored.retired_at is None:
+            if stored.retired_at_ms is None:
                 private_key = self._wrapper.open(stored.kid, stored.private_key)
                 current = SigningKey(
-                    stored.kid, private_key.public_key(), private_key, stored.created_at
+                    stored.kid, private_key.public_key(), private_key, stored.created_at_ms
                 )
         if current is None:
             raise SigningKeyError(

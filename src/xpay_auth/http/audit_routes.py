@@ -22,8 +22,8 @@ def audit_query(body: AuditSearch) -> audit.AuditQuery:
         account_id=body.account_id,
         key_id=body.key_id,
         request_uuid=body.request_uuid,
-        since=body.since,
-        until=body.until,
+        since_ms=body.since,
+        until_ms=body.until,
     )
 
 

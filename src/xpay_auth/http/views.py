@@ -13,19 +13,19 @@ from xpay_auth.security.api_keys import display_prefix
 
 
 def key_view(key: ApiKey, now: int) -> KeyView:
-    in_grace = key.previous_expires_at is not None and key.previous_expires_at > now
+    in_grace = key.previous_expires_at_ms is not None and key.previous_expires_at_ms > now
     return {
         "id": key.id,
         "name": key.name,
         "prefix": display_prefix(key.id),
         "scopes": list(key.scopes),
         "status": key.status(now),
-        "createdAt": key.created_at,
-        "expiresAt": key.expires_at,
-        "revokedAt": key.revoked_at,
-        "lastUsedAt": key.last_used_at,
+        "createdAt": key.created_at_ms,
+        "expiresAt": key.expires_at_ms,
+        "revokedAt": key.revoked_at_ms,
+        "lastUsedAt": key.last_used_at_ms,
         "allowedCidrs": list(key.allowed_cidrs),
-        "previousSecretExpiresAt": key.previous_expires_at if in_grace else None,
+        "previousSecretExpiresAt": key.previous_expires_at_ms if in_grace else None,
     }
 
 
@@ -39,15 +39,15 @@ def account_view(account: Account) -> AccountView:
         # Consecutive wrong passwords; at XPAY_AUTH_PASSWORD_MAX_FAILURES password login is
         # disabled until `unlockPassword` (docs/security.md, "Throttling and enumeration").
         "failedPasswordAttempts": account.failed_password_attempts,
-        "createdAt": account.created_at,
+        "createdAt": account.created_at_ms,
     }
 
 
 def session_view(session: Session, current_ticket: str) -> SessionSummary:
     return {
         "ticket": session.ticket,
-        "createdAt": session.created_at,
-        "expiresAt": session.expires_at,
+        "createdAt": session.created_at_ms,
+        "expiresAt": session.expires_at_ms,
         "isAPI": session.is_api,
         "keyId": session.api_key_id,
         "scopes": list(session.scopes),

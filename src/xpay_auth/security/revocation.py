@@ -1,12 +1,12 @@
 """Which tokens have been revoked, decided the same way everywhere.
 
 A revocation names a ticket (one session), an API key (every session opened with it), or an
-account (every session whose token was issued at or before ``not_after``, optionally sparing
+account (every session whose token was issued at or before ``not_after_s``, optionally sparing
 the one session that asked, as a password change does). Tokens are never stored; this is
 all a verifier needs besides the signature.
 
 Each revocation is kept, under its (kind, subject), only until every token it could match
-has expired (``expires_at``); an account has one mark, the latest.
+has expired (``expires_at_ms``); an account has one mark, the latest.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def token_fields(claims: AccessClaims) -> dict[TokenField, Value]:
 class Revocation:
     kind: RevocationKind
     subject: str
-    not_after: int | None = None  # accounts: tokens issued at or before this second
+    not_after_s: int | None = None  # accounts: tokens issued at or before this second
     except_ticket: str | None = None  # accounts: the session that survives
 
     def fields(self) -> dict[EntryField, Value]:
         return {
-            EntryField.NOT_AFTER_S: self.not_after,
+            EntryField.NOT_AFTER_S: self.not_after_s,
             EntryField.EXCEPT_TICKET: self.except_ticket,
         }
 
@@ -60,10 +60,10 @@ class Revocation:
 
 @dataclass(frozen=True, slots=True)
 class RevocationEntry:
-    """A revocation and the moment (ms) after which no token it matches is still valid."""
+    """A revocation and the moment after which no token it matches is still valid."""
 
     revocation: Revocation
-    expires_at: int
+    expires_at_ms: int
 
     @property
     def key(self) -> tuple[str, str]:
@@ -75,10 +75,10 @@ class RevocationEntry:
         raw: dict[str, Any] = {
             "kind": revocation.kind.value,
             "subject": revocation.subject,
-            "expiresAt": self.expires_at,
+            "expiresAt": self.expires_at_ms,
         }
-        if revocation.not_after is not None:
-            raw["notAfter"] = revocation.not_after
+        if revocation.not_after_s is not None:
+            raw["notAfter"] = revocation.not_after_s
         if revocation.except_ticket is not None:
             raw["exceptTicket"] = revocation.except_ticket
         return raw
@@ -129,7 +129,9 @@ class RevocationSet:
         before = len(self)
         self.entries = {
             kind: {
-                subject: entry for subject, entry in by_subject.items() if entry.expires_at > now_ms
+                subject: entry
+                for subject, entry in by_subject.items()
+                if entry.expires_at_ms > now_ms
             }
             for kind, by_subject in self.entries.items()
         }

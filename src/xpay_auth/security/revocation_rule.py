@@ -4,7 +4,7 @@ A token is revoked by an entry
 
 - of kind ``ticket`` naming the token's ticket (its session);
 - of kind ``key`` naming the API key the token was issued through;
-- of kind ``account`` naming the token's account, whose ``not_after`` (seconds) is at or
+- of kind ``account`` naming the token's account, whose ``not_after_s`` (seconds) is at or
   after the token's ``iat``, unless the entry spares the token's own ticket
   (``except_ticket``, the session that changed the password).
 

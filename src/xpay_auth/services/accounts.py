@@ -80,7 +80,7 @@ async def create_account(
         scopes=checked_scopes,
         password_hash=password_hash,
         disabled=False,
-        created_at=now_ms(),
+        created_at_ms=now_ms(),
     )
     try:
         await deps.accounts.create(account)

@@ -32,10 +32,10 @@ MAX_GRACE_SECONDS = 7 * 86_400
 class KeySort(StrEnum):
     """The fields a key listing may be ordered on."""
 
-    CREATED = "created_at"
+    CREATED = "created_at_ms"
     NAME = "name"
-    EXPIRES = "expires_at"
-    LAST_USED = "last_used_at"
+    EXPIRES = "expires_at_ms"
+    LAST_USED = "last_used_at_ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,8 @@ async def create_key(
         name=name,
         scopes=key_scopes,
         secret_hash=deps.key_hasher.digest(generated.secret),
-        created_at=now,
-        expires_at=now + expires_in_days * DAY_MS if expires_in_days else None,
+        created_at_ms=now,
+        expires_at_ms=now + expires_in_days * DAY_MS if expires_in_days else None,
         allowed_cidrs=check_cidrs(allowed_cidrs),
     )
     await deps.api_keys.create(key)
@@ -137,7 +137,7 @@ async def revoke_key(deps: KeyDeps, key: ApiKey, ctx: RequestContext | None = No
     """
     now = now_ms()
     changed = await deps.api_keys.revoke_with_entry(
-        key.id, now, keep_until=await keep_until(deps.revocation, now, key_id=key.id)
+        key.id, now, keep_until_ms=await keep_until(deps.revocation, now, key_id=key.id)
     )
     if changed:
         await deps.audit.record("key.revoked", "ok", ctx, account_id=key.account_id, key_id=key.id)
@@ -164,7 +164,7 @@ async def rotate_key(
         key.id,
         secret_hash=new_hash,
         previous_hash=key.secret_hash,
-        previous_expires_at=now + grace_seconds * 1000,
+        previous_expires_at_ms=now + grace_seconds * 1000,
     )
     if not rotated:
         raise InvalidField("id", "the key was rotated concurrently; try again")

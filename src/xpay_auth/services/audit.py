@@ -25,8 +25,8 @@ class AuditQuery:
     account_id: str | None = None
     key_id: str | None = None
     request_uuid: str | None = None
-    since: int | None = None  # milliseconds since the epoch, inclusive
-    until: int | None = None  # milliseconds since the epoch, exclusive
+    since_ms: int | None = None  # inclusive
+    until_ms: int | None = None  # exclusive
 
     def filters(self) -> dict[str, str]:
         # Usernames are recorded trimmed and lower-cased, so they are searched that way too.
@@ -45,7 +45,7 @@ class AuditQuery:
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int
-    at: int
+    at_ms: int
     event: str
     outcome: str
     username: str | None
@@ -61,7 +61,7 @@ class AuditEntry:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "at": self.at,
+            "at": self.at_ms,
             "event": self.event,
             "outcome": self.outcome,
             "username": self.username,
@@ -80,7 +80,7 @@ def _entry(row: dict[str, Any]) -> AuditEntry:
     detail = json.loads(row["detail"]) if row.get("detail") else None
     return AuditEntry(
         id=row["id"],
-        at=row["at"],
+        at_ms=row["at_ms"],
         event=row["event"],
         outcome=row["outcome"],
         username=row["username"],
@@ -101,8 +101,8 @@ async def search(
     """Matching events, newest first, and how many match in all."""
     page: Page[dict[str, Any]] = await audit.search(
         filters=query.filters(),
-        since=query.since,
-        until=query.until,
+        since_ms=query.since_ms,
+        until_ms=query.until_ms,
         offset=offset,
         limit=limit,
     )

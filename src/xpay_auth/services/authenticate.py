@@ -99,7 +99,7 @@ def _secret_matches(hasher: KeyHasher, key: ApiKey | None, secret: str, now_ms: 
         return True
     # During a rotation's grace period the previous secret still opens the key.
     if key is not None and key.previous_secret_hash is not None:
-        in_grace = key.previous_expires_at is not None and key.previous_expires_at > now_ms
+        in_grace = key.previous_expires_at_ms is not None and key.previous_expires_at_ms > now_ms
         return hasher.matches(secret, key.previous_secret_hash) and in_grace
     return False
 
@@ -293,10 +293,10 @@ async def authenticate(
             raise
         raise refused from failed
     # A token must be issued after any "revoke everything before" mark on its account.
-    issued_at = max(int(now), (account.tokens_not_after or 0) + 1)
+    issued_at = max(int(now), (account.tokens_not_after_s or 0) + 1)
     expires_at = issued_at + deps.token_ttl
-    if key is not None and key.expires_at is not None:
-        expires_at = min(expires_at, key.expires_at // 1000)
+    if key is not None and key.expires_at_ms is not None:
+        expires_at = min(expires_at, key.expires_at_ms // 1000)
     ticket = new_ticket()
     token = deps.issuer.issue(
         subject=account.id,
@@ -313,10 +313,10 @@ async def authenticate(
         api_key_id=key.id if key else None,
         is_api=key is not None,
         scopes=scopes,
-        created_at=now_ms,
-        expires_at=expires_at * 1000,
+        created_at_ms=now_ms,
+        expires_at_ms=expires_at * 1000,
         client_ip=ctx.client_ip,
-        issued_at=issued_at,
+        issued_at_s=issued_at,
     )
     succeeded = deps.audit.row(
         "login.succeeded",

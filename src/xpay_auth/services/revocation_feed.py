@@ -44,12 +44,12 @@ async def feed_page(
     """The entries in force changed after ``cursor`` (all of them without one)."""
     now = now_ms()
     page: FeedPage = await repository.changes(
-        after=cursor.seq if cursor else 0, now=now, limit=limit
+        after=cursor.seq if cursor else 0, now_ms=now, limit=limit
     )
     reset = cursor is None
     if cursor is not None and (cursor.generation != page.generation or cursor.seq > page.head):
         reset = True
-        page = await repository.changes(after=0, now=now, limit=limit)
+        page = await repository.changes(after=0, now_ms=now, limit=limit)
     return {
         "revocations": [entry.to_json() for entry in page.entries],
         "cursor": str(Cursor(page.generation, page.last_seq)),

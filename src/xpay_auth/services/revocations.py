@@ -59,9 +59,9 @@ async def revoke_token_session(revocations: RevocationRepository, claims: Access
     )
     changed = await revocations.record(
         entry,
-        now=now_ms(),
+        now_ms=now_ms(),
         account_id=claims.subject,
-        issued_at=claims.issued_at,
+        issued_at_s=claims.issued_at,
         key_id=claims.key_id,
     )
     log_event("session.revoked", ticket=claims.ticket, stored=changed)
@@ -79,15 +79,15 @@ async def revoke_ticket(
     if session is None:
         expires_at = now_ms() + (MAX_TOKEN_TTL * 1000) + _AFTER_EXP_MS
         entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), expires_at)
-        changed = await revocations.record(entry, now=now_ms())
+        changed = await revocations.record(entry, now_ms=now_ms())
     else:
-        expires_at = session.expires_at + _AFTER_EXP_MS
+        expires_at = session.expires_at_ms + _AFTER_EXP_MS
         entry = RevocationEntry(Revocation(RevocationKind.TICKET, ticket), expires_at)
         changed = await revocations.record(
             entry,
-            now=now_ms(),
+            now_ms=now_ms(),
             account_id=session.account_id,
-            issued_at=session.issued_at,
+            issued_at_s=session.issued_at_s,
             key_id=session.api_key_id,
         )
     log_event("session.revoked", ticket=ticket, stored=changed)
@@ -109,16 +109,16 @@ async def change_and_revoke_account(
     retry would find nothing left to do; so both commit together or neither does.
     Returns the ids of the keys revoked.
     """
-    not_after = int(time.time())
+    not_after_s = int(time.time())
     now = now_ms()
     revoked = await deps.accounts.update_and_revoke(
         account_id,
         now,
         # New logins read this mark and issue tokens after it (services.authenticate).
-        {**values, "tokens_not_after": not_after},
-        mark=Revocation(RevocationKind.ACCOUNT, account_id, not_after, except_ticket),
+        {**values, "tokens_not_after_s": not_after_s},
+        mark=Revocation(RevocationKind.ACCOUNT, account_id, not_after_s, except_ticket),
         # The account's sessions include its keys' sessions: one horizon covers both.
-        keep_until=await keep_until(deps, now, account_id=account_id),
+        keep_until_ms=await keep_until(deps, now, account_id=account_id),
         with_keys=with_keys,
     )
     log_event("account.sessions_revoked", account_id=account_id, except_ticket=except_ticket)

@@ -41,7 +41,7 @@ async def verify_token(deps: SessionDeps, token: str) -> AccessClaims:
         ticket=claims.ticket,
         key_id=claims.key_id,
         account_id=claims.subject,
-        issued_at=claims.issued_at,
+        issued_at_s=claims.issued_at,
     )
     if revoked:
         raise Unauthorized(detail="token revoked")

@@ -27,8 +27,8 @@ class AccountRepository:
             "password_hash": account.password_hash,
             "disabled": account.disabled,
             "failed_password_attempts": 0,
-            "created_at": account.created_at,
-            "updated_at": account.created_at,
+            "created_at_ms": account.created_at_ms,
+            "updated_at_ms": account.created_at_ms,
         }
         try:
             async with self._engine.begin() as conn:
@@ -57,21 +57,23 @@ class AccountRepository:
             rows = await conn.execute(
                 select(accounts)
                 .where(condition)
-                .order_by(accounts.c.created_at.desc(), accounts.c.id)
+                .order_by(accounts.c.created_at_ms.desc(), accounts.c.id)
                 .offset(offset)
                 .limit(limit)
             )
             return Page([account_from_row(row) for row in rows], total)
 
-    async def update(self, account_id: str, now: int, **values: Any) -> bool:
+    async def update(self, account_id: str, now_ms: int, **values: Any) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(
-                update(accounts).where(accounts.c.id == account_id).values(updated_at=now, **values)
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(updated_at_ms=now_ms, **values)
             )
         return result.rowcount > 0
 
-    async def set_scopes(self, account_id: str, scopes: Sequence[str], now: int) -> bool:
-        return await self.update(account_id, now, scopes=" ".join(scopes))
+    async def set_scopes(self, account_id: str, scopes: Sequence[str], now_ms: int) -> bool:
+        return await self.update(account_id, now_ms, scopes=" ".join(scopes))
 
     async def reserve_password_attempt(self, account_id: str, cap: int) -> int | None:
         """Count one more consecutive failure unless ``cap`` is reached, atomically.
@@ -97,38 +99,44 @@ class AccountRepository:
     async def update_and_revoke(
         self,
         account_id: str,
-        now: int,
+        now_ms: int,
         values: Mapping[str, Any],
         *,
         mark: Revocation,
-        keep_until: int,
+        keep_until_ms: int,
         with_keys: bool = False,
     ) -> list[str]:
         """Change the account and revoke its tokens in one transaction; the keys revoked.
 
-        ``mark`` is the account's revocation, kept until ``keep_until``. ``with_keys``
+        ``mark`` is the account's revocation, kept until ``keep_until_ms``. ``with_keys``
         revokes every live key of the account too, each with its entry. Either everything
         is stored or nothing is: a failure leaves the account as it was, so that trying
         again makes the whole change.
         """
         async with self._engine.begin() as conn:
             await conn.execute(
-                update(accounts).where(accounts.c.id == account_id).values(updated_at=now, **values)
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(updated_at_ms=now_ms, **values)
             )
             revoked: list[str] = []
             if with_keys:
                 live = select(api_keys.c.id).where(
-                    api_keys.c.account_id == account_id, api_keys.c.revoked_at.is_(None)
+                    api_keys.c.account_id == account_id, api_keys.c.revoked_at_ms.is_(None)
                 )
                 revoked = list((await conn.execute(live.order_by(api_keys.c.id))).scalars())
                 if revoked:
                     await conn.execute(
-                        update(api_keys).where(api_keys.c.id.in_(revoked)).values(revoked_at=now)
+                        update(api_keys)
+                        .where(api_keys.c.id.in_(revoked))
+                        .values(revoked_at_ms=now_ms)
                     )
                 for key_id in revoked:
                     key_mark = Revocation(RevocationKind.KEY, key_id)
-                    await store_revocation(conn, key_mark, now=now, expires_at=keep_until)
-            await store_revocation(conn, mark, now=now, expires_at=keep_until)
+                    await store_revocation(
+                        conn, key_mark, now_ms=now_ms, expires_at_ms=keep_until_ms
+                    )
+            await store_revocation(conn, mark, now_ms=now_ms, expires_at_ms=keep_until_ms)
         return revoked
 
     async def add_failed_password_attempt(self, account_id: str) -> int:

@@ -29,18 +29,18 @@ def _api_key(row: Row[Any]) -> ApiKey:
         name=row.name,
         scopes=scopes_of(row.scopes),
         secret_hash=row.secret_hash,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
+        created_at_ms=row.created_at_ms,
+        expires_at_ms=row.expires_at_ms,
+        revoked_at_ms=row.revoked_at_ms,
+        last_used_at_ms=row.last_used_at_ms,
         previous_secret_hash=row.previous_secret_hash,
-        previous_expires_at=row.previous_expires_at,
+        previous_expires_at_ms=row.previous_expires_at_ms,
         allowed_cidrs=tuple((row.allowed_cidrs or "").split()),
     )
 
 
 # Fields a key listing may be ordered on.
-_KEY_SORTS = frozenset({"created_at", "name", "expires_at", "last_used_at"})
+_KEY_SORTS = frozenset({"created_at_ms", "name", "expires_at_ms", "last_used_at_ms"})
 
 
 # Built once: the hot reads skip statement construction and cache-key work per call.
@@ -69,8 +69,8 @@ class ApiKeyRepository:
                     scopes=" ".join(key.scopes),
                     secret_hash=key.secret_hash,
                     allowed_cidrs=" ".join(key.allowed_cidrs) or None,
-                    created_at=key.created_at,
-                    expires_at=key.expires_at,
+                    created_at_ms=key.created_at_ms,
+                    expires_at_ms=key.expires_at_ms,
                 )
             )
 
@@ -95,7 +95,7 @@ class ApiKeyRepository:
         offset: int,
         limit: int,
         newest_first: bool = True,
-        sort: str = "created_at",
+        sort: str = "created_at_ms",
     ) -> Page[ApiKey]:
         """A page of the account's keys ordered on ``sort`` (a key field), never-used last.
 
@@ -122,16 +122,16 @@ class ApiKeyRepository:
             )
             return Page([_api_key(row) for row in rows], total)
 
-    async def revoke(self, key_id: str, now: int) -> bool:
+    async def revoke(self, key_id: str, now_ms: int) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=now)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at_ms.is_(None))
+                .values(revoked_at_ms=now_ms)
             )
         return result.rowcount > 0
 
-    async def revoke_with_entry(self, key_id: str, now: int, *, keep_until: int) -> bool:
+    async def revoke_with_entry(self, key_id: str, now_ms: int, *, keep_until_ms: int) -> bool:
         """Revoke the key and store its revocation entry in one transaction.
 
         Whether anything changed: a key revoked already, with its entry stored, changes
@@ -140,33 +140,36 @@ class ApiKeyRepository:
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=now)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at_ms.is_(None))
+                .values(revoked_at_ms=now_ms)
             )
             stored = await store_revocation(
-                conn, Revocation(RevocationKind.KEY, key_id), now=now, expires_at=keep_until
+                conn,
+                Revocation(RevocationKind.KEY, key_id),
+                now_ms=now_ms,
+                expires_at_ms=keep_until_ms,
             )
         return result.rowcount > 0 or stored
 
-    async def revoke_all_of_account(self, account_id: str, now: int) -> list[str]:
+    async def revoke_all_of_account(self, account_id: str, now_ms: int) -> list[str]:
         async with self._engine.begin() as conn:
             ids = list(
                 (
                     await conn.execute(
                         select(api_keys.c.id).where(
-                            api_keys.c.account_id == account_id, api_keys.c.revoked_at.is_(None)
+                            api_keys.c.account_id == account_id, api_keys.c.revoked_at_ms.is_(None)
                         )
                     )
                 ).scalars()
             )
             if ids:
                 await conn.execute(
-                    update(api_keys).where(api_keys.c.id.in_(ids)).values(revoked_at=now)
+                    update(api_keys).where(api_keys.c.id.in_(ids)).values(revoked_at_ms=now_ms)
                 )
         return ids
 
     async def rotate(
-        self, key_id: str, *, secret_hash: bytes, previous_hash: bytes, previous_expires_at: int
+        self, key_id: str, *, secret_hash: bytes, previous_hash: bytes, previous_expires_at_ms: int
     ) -> bool:
         """Swap in a new secret hash while the old one stays valid until its deadline."""
         async with self._engine.begin() as conn:
@@ -176,7 +179,7 @@ class ApiKeyRepository:
                 .values(
                     secret_hash=secret_hash,
                     previous_secret_hash=previous_hash,
-                    previous_expires_at=previous_expires_at,
+                    previous_expires_at_ms=previous_expires_at_ms,
                 )
             )
         return result.rowcount > 0
@@ -190,7 +193,10 @@ class ApiKeyRepository:
                     update(api_keys)
                     .where(
                         api_keys.c.id == key_id,
-                        or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < used_at),
+                        or_(
+                            api_keys.c.last_used_at_ms.is_(None),
+                            api_keys.c.last_used_at_ms < used_at,
+                        ),
                     )
-                    .values(last_used_at=used_at)
+                    .values(last_used_at_ms=used_at)
                 )

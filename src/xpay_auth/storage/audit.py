@@ -26,16 +26,16 @@ class AuditRepository:
         self,
         *,
         filters: Mapping[str, Any],
-        since: int | None,
-        until: int | None,
+        since_ms: int | None,
+        until_ms: int | None,
         offset: int,
         limit: int,
     ) -> Page[dict[str, Any]]:
         conditions = [audit_events.c[name] == value for name, value in filters.items()]
-        if since is not None:
-            conditions.append(audit_events.c.at >= since)
-        if until is not None:
-            conditions.append(audit_events.c.at < until)
+        if since_ms is not None:
+            conditions.append(audit_events.c.at_ms >= since_ms)
+        if until_ms is not None:
+            conditions.append(audit_events.c.at_ms < until_ms)
         where = and_(true(), *conditions)
         async with self._engine.connect() as conn:
             total = (

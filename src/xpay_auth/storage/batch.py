@@ -44,12 +44,12 @@ SESSION_COLUMNS = (
     "is_api",
     "scopes",
     "client_ip",
-    "created_at",
-    "expires_at",
-    "issued_at",
+    "created_at_ms",
+    "expires_at_ms",
+    "issued_at_s",
 )
 AUDIT_COLUMNS = (
-    "at",
+    "at_ms",
     "event",
     "outcome",
     "username",
@@ -73,9 +73,9 @@ def session_values(session: Session) -> dict[str, Any]:
         "is_api": session.is_api,
         "scopes": " ".join(session.scopes),
         "client_ip": session.client_ip,
-        "created_at": session.created_at,
-        "expires_at": session.expires_at,
-        "issued_at": session.issued_at,
+        "created_at_ms": session.created_at_ms,
+        "expires_at_ms": session.expires_at_ms,
+        "issued_at_s": session.issued_at_s,
     }
 
 
@@ -118,8 +118,8 @@ def _insert(table: str, columns: Sequence[str]) -> str:
 _SQLITE_SESSIONS = _insert("sessions", SESSION_COLUMNS)
 _SQLITE_AUDIT = _insert("audit_events", AUDIT_COLUMNS)
 _SQLITE_LAST_USE = (
-    "UPDATE api_keys SET last_used_at = :at"
-    " WHERE id = :id AND (last_used_at IS NULL OR last_used_at < :at)"
+    "UPDATE api_keys SET last_used_at_ms = :used_at_ms"
+    " WHERE id = :id AND (last_used_at_ms IS NULL OR last_used_at_ms < :used_at_ms)"
 )
 
 
@@ -156,7 +156,7 @@ class SqliteBatchStore:
             if batch.last_use:
                 connection.executemany(
                     _SQLITE_LAST_USE,
-                    [{"id": key, "at": at} for key, at in sorted(batch.last_use.items())],
+                    [{"id": key, "used_at_ms": at} for key, at in sorted(batch.last_use.items())],
                 )
             if batch.audit:
                 connection.executemany(
@@ -204,16 +204,16 @@ class SqliteBatchStore:
 _POSTGRES_BATCH = """
 WITH new_sessions AS (
   INSERT INTO sessions (ticket, account_id, api_key_id, is_api, scopes, client_ip,
-                        created_at, expires_at, issued_at)
+                        created_at_ms, expires_at_ms, issued_at_s)
   SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::boolean[],
                        $5::varchar[], $6::varchar[], $7::bigint[], $8::bigint[], $9::bigint[])
 ), key_use AS (
-  UPDATE api_keys SET last_used_at = used.at
-  FROM unnest($10::varchar[], $11::bigint[]) AS used(id, at)
-  WHERE api_keys.id = used.id AND (api_keys.last_used_at IS NULL
-                                   OR api_keys.last_used_at < used.at)
+  UPDATE api_keys SET last_used_at_ms = used.at_ms
+  FROM unnest($10::varchar[], $11::bigint[]) AS used(id, at_ms)
+  WHERE api_keys.id = used.id AND (api_keys.last_used_at_ms IS NULL
+                                   OR api_keys.last_used_at_ms < used.at_ms)
 )
-INSERT INTO audit_events (at, event, outcome, username, account_id, key_id, ticket,
+INSERT INTO audit_events (at_ms, event, outcome, username, account_id, key_id, ticket,
                           client_ip, request_uuid, error_tag, actor, detail)
 SELECT * FROM unnest($12::bigint[], $13::varchar[], $14::varchar[], $15::varchar[],
                      $16::varchar[], $17::varchar[], $18::varchar[], $19::varchar[],

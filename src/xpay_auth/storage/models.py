@@ -1,5 +1,6 @@
-"""Tables. Times are integers in milliseconds since the epoch (``*_at``), except where a
-name says seconds, so that SQLite and PostgreSQL store and compare them alike."""
+"""Tables. Times are integers whose name says the unit: milliseconds since the epoch
+(``*_ms``), or seconds (``*_s``: a token's ``iat`` and the marks compared with it), so that
+SQLite and PostgreSQL store and compare them alike."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ class AccountRow(Base):
     scopes: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Tokens of this account issued at or before this second are revoked (seconds).
-    tokens_not_after: Mapped[int | None] = mapped_column(BigInteger)
+    # Tokens of this account issued at or before this second are revoked.
+    tokens_not_after_s: Mapped[int | None] = mapped_column(BigInteger)
     failed_password_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[int] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class ApiKeyRow(Base):
@@ -45,12 +46,12 @@ class ApiKeyRow(Base):
     scopes: Mapped[str] = mapped_column(String(200))
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     previous_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    previous_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    previous_expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
     allowed_cidrs: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[int | None] = mapped_column(BigInteger)
-    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
-    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SessionRow(Base):
@@ -62,10 +63,10 @@ class SessionRow(Base):
     is_api: Mapped[bool] = mapped_column(Boolean)
     scopes: Mapped[str] = mapped_column(String(200))
     client_ip: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
-    # The token's iat (seconds): account-wide revocations are decided on it.
-    issued_at: Mapped[int | None] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The token's iat: account-wide revocations are decided on it.
+    issued_at_s: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class RevocationRow(Base):
@@ -83,15 +84,15 @@ class RevocationRow(Base):
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
-    not_after: Mapped[int | None] = mapped_column(BigInteger)  # seconds, like iat
+    not_after_s: Mapped[int | None] = mapped_column(BigInteger)  # like iat
     except_ticket: Mapped[str | None] = mapped_column(String(32))
-    # Tickets: the session's account and its token's iat (seconds), so that a later
+    # Tickets: the session's account and its token's iat, so that a later
     # account-wide mark covering the token can take this row's place.
     account_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    issued_at: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[int] = mapped_column(BigInteger)
+    issued_at_s: Mapped[int | None] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
     # No token this entry could match outlives this moment; then it can be deleted.
-    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     seq: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -118,16 +119,16 @@ class SigningKeyRow(Base):
     algorithm: Mapped[str] = mapped_column(String(16))
     public_jwk: Mapped[str] = mapped_column(Text)
     private_key: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    retired_at: Mapped[int | None] = mapped_column(BigInteger)
-    publish_until: Mapped[int | None] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    retired_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    publish_until_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditEventRow(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     event: Mapped[str] = mapped_column(String(40), index=True)
     outcome: Mapped[str] = mapped_column(String(20))
     username: Mapped[str | None] = mapped_column(String(320), index=True)

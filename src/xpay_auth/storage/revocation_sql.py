@@ -31,7 +31,7 @@ Side = Mapping[Any, Operand]
 def entry_columns(table: FromClause) -> dict[EntryField, Operand]:
     """The rule's entry fields on the ``revocations`` table (or an alias of it)."""
     return {
-        EntryField.NOT_AFTER_S: table.c.not_after,
+        EntryField.NOT_AFTER_S: table.c.not_after_s,
         EntryField.EXCEPT_TICKET: table.c.except_ticket,
     }
 

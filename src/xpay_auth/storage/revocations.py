@@ -46,27 +46,32 @@ class RevocationRepository:
         self,
         entry: RevocationEntry,
         *,
-        now: int,
+        now_ms: int,
         account_id: str | None = None,
-        issued_at: int | None = None,
+        issued_at_s: int | None = None,
         key_id: str | None = None,
     ) -> bool:
         """Store ``entry`` unless it adds nothing; whether the feed changed (one transaction).
 
-        For a ticket, ``account_id``, ``issued_at`` (the token's iat) and ``key_id`` say
+        For a ticket, ``account_id``, ``issued_at_s`` (the token's iat) and ``key_id`` say
         which account-wide mark or key revocation would already cover it.
         """
         async with self._engine.begin() as conn:
             return await record_revocation(
-                conn, entry, now=now, account_id=account_id, issued_at=issued_at, key_id=key_id
+                conn,
+                entry,
+                now_ms=now_ms,
+                account_id=account_id,
+                issued_at_s=issued_at_s,
+                key_id=key_id,
             )
 
-    async def add(self, revocation: Revocation, *, now: int, expires_at: int) -> bool:
+    async def add(self, revocation: Revocation, *, now_ms: int, expires_at_ms: int) -> bool:
         """:meth:`record` for a revocation known by its subject alone."""
-        return await self.record(RevocationEntry(revocation, expires_at), now=now)
+        return await self.record(RevocationEntry(revocation, expires_at_ms), now_ms=now_ms)
 
     async def is_revoked(
-        self, *, ticket: str, key_id: str | None, account_id: str, issued_at: int
+        self, *, ticket: str, key_id: str | None, account_id: str, issued_at_s: int
     ) -> bool:
         """One indexed query answering :meth:`RevocationSet.is_revoked` from the database."""
         statement = _REVOKED_WITH_KEY if key_id is not None else _REVOKED
@@ -74,12 +79,12 @@ class RevocationRepository:
             TokenField.TICKET.value: ticket,
             TokenField.KEY_ID.value: key_id,
             TokenField.ACCOUNT_ID.value: account_id,
-            TokenField.ISSUED_AT_S.value: issued_at,
+            TokenField.ISSUED_AT_S.value: issued_at_s,
         }
         row = await self._reader.first(statement, params)
         return row is not None
 
-    async def changes(self, *, after: int, now: int, limit: int) -> FeedPage:
+    async def changes(self, *, after: int, now_ms: int, limit: int) -> FeedPage:
         """Up to ``limit`` entries in force changed after number ``after``, oldest change first.
 
         The counter is read first: every number up to it belongs to a committed change
@@ -89,7 +94,7 @@ class RevocationRepository:
             head, generation = await feed_state(conn)
             rows = list(
                 await conn.execute(
-                    CHANGES, {"after": after, "upto": head, "now": now, "limit": limit + 1}
+                    CHANGES, {"after": after, "upto": head, "now_ms": now_ms, "limit": limit + 1}
                 )
             )
         more = len(rows) > limit
@@ -103,18 +108,20 @@ class RevocationRepository:
         async with self._engine.connect() as conn:
             return await feed_state(conn)
 
-    async def active(self, now: int) -> list[RevocationEntry]:
+    async def active(self, now_ms: int) -> list[RevocationEntry]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(*FEED_COLUMNS)
-                .where(revocations.c.expires_at > now)
+                .where(revocations.c.expires_at_ms > now_ms)
                 .order_by(revocations.c.seq)
             )
             return [entry_from_row(row) for row in rows]
 
-    async def purge_expired(self, now: int) -> int:
+    async def purge_expired(self, now_ms: int) -> int:
         async with self._engine.begin() as conn:
-            result = await conn.execute(delete(revocations).where(revocations.c.expires_at <= now))
+            result = await conn.execute(
+                delete(revocations).where(revocations.c.expires_at_ms <= now_ms)
+            )
         return result.rowcount
 
 
@@ -122,7 +129,7 @@ async def _ticket_covered(
     conn: AsyncConnection,
     ticket: str,
     account_id: str | None,
-    issued_at: int | None,
+    issued_at_s: int | None,
     key_id: str | None,
 ) -> bool:
     """Whether the key's revocation or the account's mark already revokes the ticket's token."""
@@ -130,25 +137,25 @@ async def _ticket_covered(
         TokenField.TICKET: ticket,
         TokenField.KEY_ID: key_id,
         TokenField.ACCOUNT_ID: account_id,
-        TokenField.ISSUED_AT_S: issued_at,
+        TokenField.ISSUED_AT_S: issued_at_s,
     }
     covering = any_revokes(revocations, token, (RevocationKind.KEY, RevocationKind.ACCOUNT))
     found = await conn.execute(select(revocations.c.seq).where(covering).limit(1))
     return found.first() is not None
 
 
-def _account_mark_adds(existing: Row[Any], new: Revocation, expires_at: int) -> bool:
-    same = existing.not_after == new.not_after and existing.except_ticket == new.except_ticket
-    return not same or expires_at > existing.expires_at
+def _account_mark_adds(existing: Row[Any], new: Revocation, expires_at_ms: int) -> bool:
+    same = existing.not_after_s == new.not_after_s and existing.except_ticket == new.except_ticket
+    return not same or expires_at_ms > existing.expires_at_ms
 
 
 async def record_revocation(
     conn: AsyncConnection,
     entry: RevocationEntry,
     *,
-    now: int,
+    now_ms: int,
     account_id: str | None = None,
-    issued_at: int | None = None,
+    issued_at_s: int | None = None,
     key_id: str | None = None,
 ) -> bool:
     """:meth:`RevocationRepository.record` on an open transaction, to join a larger change.
@@ -159,20 +166,26 @@ async def record_revocation(
     the latest, which deletes the ticket entries it covers.
     """
     revocation = entry.revocation
-    if entry.expires_at <= now:
+    if entry.expires_at_ms <= now_ms:
         return False
     seq = await next_seq(conn)
     if revocation.kind is RevocationKind.TICKET and await _ticket_covered(
-        conn, revocation.subject, account_id, issued_at, key_id
+        conn, revocation.subject, account_id, issued_at_s, key_id
     ):
         return False
     kind, subject = entry.key
     where = and_(revocations.c.kind == kind, revocations.c.subject == subject)
     existing = (await conn.execute(select(revocations).where(where))).first()
     changed = await _write_entry(
-        conn, entry, existing, seq=seq, now=now, account_id=account_id, issued_at=issued_at
+        conn,
+        entry,
+        existing,
+        seq=seq,
+        now_ms=now_ms,
+        account_id=account_id,
+        issued_at_s=issued_at_s,
     )
-    newer = existing is None or (revocation.not_after or 0) >= (existing.not_after or 0)
+    newer = existing is None or (revocation.not_after_s or 0) >= (existing.not_after_s or 0)
     if changed and newer and revocation.kind is RevocationKind.ACCOUNT:
         # The mark now covers these sessions' tokens: their own entries add nothing.
         await conn.execute(delete(revocations).where(_tickets_covered_by(revocation)))
@@ -184,7 +197,7 @@ def _tickets_covered_by(mark: Revocation) -> Any:
     token_of_entry = {
         TokenField.TICKET: revocations.c.subject,
         TokenField.ACCOUNT_ID: revocations.c.account_id,
-        TokenField.ISSUED_AT_S: revocations.c.issued_at,
+        TokenField.ISSUED_AT_S: revocations.c.issued_at_s,
     }
     return and_(
         revocations.c.kind == RevocationKind.TICKET.value,
@@ -198,10 +211,10 @@ def _tickets_covered_by(mark: Revocation) -> Any:
 
 
 async def store_revocation(
-    conn: AsyncConnection, revocation: Revocation, *, now: int, expires_at: int
+    conn: AsyncConnection, revocation: Revocation, *, now_ms: int, expires_at_ms: int
 ) -> bool:
     """:func:`record_revocation` for a revocation known by its subject alone."""
-    return await record_revocation(conn, RevocationEntry(revocation, expires_at), now=now)
+    return await record_revocation(conn, RevocationEntry(revocation, expires_at_ms), now_ms=now_ms)
 
 
 async def _write_entry(
@@ -210,9 +223,9 @@ async def _write_entry(
     existing: Row[Any] | None,
     *,
     seq: int,
-    now: int,
+    now_ms: int,
     account_id: str | None,
-    issued_at: int | None,
+    issued_at_s: int | None,
 ) -> bool:
     revocation = entry.revocation
     kind, subject = entry.key
@@ -222,12 +235,12 @@ async def _write_entry(
             insert(revocations).values(
                 kind=kind,
                 subject=subject,
-                not_after=revocation.not_after,
+                not_after_s=revocation.not_after_s,
                 except_ticket=revocation.except_ticket,
                 account_id=account_id,
-                issued_at=issued_at,
-                created_at=now,
-                expires_at=entry.expires_at,
+                issued_at_s=issued_at_s,
+                created_at_ms=now_ms,
+                expires_at_ms=entry.expires_at_ms,
                 seq=seq,
             )
         )
@@ -235,21 +248,21 @@ async def _write_entry(
         # A revoked key issues no token afterwards: its first entry outlives every token.
         return False
     elif revocation.kind is RevocationKind.TICKET:
-        if entry.expires_at <= existing.expires_at:
+        if entry.expires_at_ms <= existing.expires_at_ms:
             return False
         await conn.execute(
-            update(revocations).where(where).values(expires_at=entry.expires_at, seq=seq)
+            update(revocations).where(where).values(expires_at_ms=entry.expires_at_ms, seq=seq)
         )
-    elif (revocation.not_after or 0) >= (existing.not_after or 0):
-        if not _account_mark_adds(existing, revocation, entry.expires_at):
+    elif (revocation.not_after_s or 0) >= (existing.not_after_s or 0):
+        if not _account_mark_adds(existing, revocation, entry.expires_at_ms):
             return False
         await conn.execute(
             update(revocations)
             .where(where)
             .values(
-                not_after=revocation.not_after,
+                not_after_s=revocation.not_after_s,
                 except_ticket=revocation.except_ticket,
-                expires_at=max(entry.expires_at, existing.expires_at),
+                expires_at_ms=max(entry.expires_at_ms, existing.expires_at_ms),
                 seq=seq,
             )
         )
@@ -261,7 +274,8 @@ async def _write_entry(
         if spared is None or spared == revocation.except_ticket:
             return False
         spared_entry = RevocationEntry(
-            Revocation(RevocationKind.TICKET, spared), max(entry.expires_at, existing.expires_at)
+            Revocation(RevocationKind.TICKET, spared),
+            max(entry.expires_at_ms, existing.expires_at_ms),
         )
-        return await record_revocation(conn, spared_entry, now=now)
+        return await record_revocation(conn, spared_entry, now_ms=now_ms)
     return True

@@ -31,6 +31,9 @@ signing_keys = cast("Table", SigningKeyRow.__table__)
 audit_events = cast("Table", AuditEventRow.__table__)
 
 
+MS_PER_S = 1000
+
+
 class AlreadyExists(Exception):
     """A unique value (a username) is taken."""
 
@@ -55,8 +58,8 @@ def account_from_row(row: Row[Any]) -> Account:
         scopes=scopes_of(row.scopes),
         password_hash=row.password_hash,
         disabled=bool(row.disabled),  # the direct SQLite read answers 0 or 1
-        created_at=row.created_at,
-        tokens_not_after=row.tokens_not_after,
+        created_at_ms=row.created_at_ms,
+        tokens_not_after_s=row.tokens_not_after_s,
         failed_password_attempts=row.failed_password_attempts,
     )
 

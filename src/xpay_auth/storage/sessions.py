@@ -12,7 +12,7 @@ from xpay_auth.domain import Session
 from xpay_auth.security.revocation import RevocationKind
 from xpay_auth.security.revocation_rule import TokenField
 from xpay_auth.storage.revocation_sql import entry_columns, revoked_by
-from xpay_auth.storage.rows import Page, revocations, scopes_of, sessions
+from xpay_auth.storage.rows import MS_PER_S, Page, revocations, scopes_of, sessions
 
 
 def _session(row: Row[Any]) -> Session:
@@ -22,11 +22,15 @@ def _session(row: Row[Any]) -> Session:
         api_key_id=row.api_key_id,
         is_api=row.is_api,
         scopes=scopes_of(row.scopes),
-        created_at=row.created_at,
-        expires_at=row.expires_at,
+        created_at_ms=row.created_at_ms,
+        expires_at_ms=row.expires_at_ms,
         client_ip=row.client_ip,
-        issued_at=row.issued_at,
+        issued_at_s=row.issued_at_s,
     )
+
+
+# The second a session was created in: the token's iat for rows written before it was kept.
+_CREATED_AT_S = sessions.c.created_at_ms // MS_PER_S
 
 
 class SessionRepository:
@@ -47,9 +51,9 @@ class SessionRepository:
                         "is_api": item.is_api,
                         "scopes": " ".join(item.scopes),
                         "client_ip": item.client_ip,
-                        "created_at": item.created_at,
-                        "expires_at": item.expires_at,
-                        "issued_at": item.issued_at,
+                        "created_at_ms": item.created_at_ms,
+                        "expires_at_ms": item.expires_at_ms,
+                        "issued_at_s": item.issued_at_s,
                     }
                     for item in batch
                 ],
@@ -60,31 +64,29 @@ class SessionRepository:
             row = (await conn.execute(select(sessions).where(sessions.c.ticket == ticket))).first()
         return _session(row) if row else None
 
-    async def live_for_account(self, account_id: str, now: int) -> list[Session]:
+    async def live_for_account(self, account_id: str, now_ms: int) -> list[Session]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(sessions)
-                .where(sessions.c.account_id == account_id, sessions.c.expires_at > now)
-                .order_by(sessions.c.created_at.desc(), sessions.c.ticket)
+                .where(sessions.c.account_id == account_id, sessions.c.expires_at_ms > now_ms)
+                .order_by(sessions.c.created_at_ms.desc(), sessions.c.ticket)
             )
             return [_session(row) for row in rows]
 
     async def live_page_for_account(
-        self, account_id: str, now: int, *, offset: int, limit: int
+        self, account_id: str, now_ms: int, *, offset: int, limit: int
     ) -> Page[Session]:
         """Unexpired sessions no revocation matches, newest first.
 
         The revocation test is the rule of ``security.revocation_rule`` on the session's
-        stored ``iat`` (``created_at`` for rows written before it was kept).
+        stored ``iat`` (``created_at_ms`` for rows written before it was kept).
         """
         entry = revocations.alias("entry")
         token = {
             TokenField.TICKET: sessions.c.ticket,
             TokenField.KEY_ID: sessions.c.api_key_id,
             TokenField.ACCOUNT_ID: sessions.c.account_id,
-            TokenField.ISSUED_AT_S: func.coalesce(
-                sessions.c.issued_at, sessions.c.created_at // 1000
-            ),
+            TokenField.ISSUED_AT_S: func.coalesce(sessions.c.issued_at_s, _CREATED_AT_S),
         }
         # One EXISTS a kind, each on the (kind, subject) key, rather than one over an OR.
         revoked = or_(
@@ -102,7 +104,7 @@ class SessionRepository:
             )
         )
         condition = and_(
-            sessions.c.account_id == account_id, sessions.c.expires_at > now, not_(revoked)
+            sessions.c.account_id == account_id, sessions.c.expires_at_ms > now_ms, not_(revoked)
         )
         async with self._engine.connect() as conn:
             total = (
@@ -111,7 +113,7 @@ class SessionRepository:
             rows = await conn.execute(
                 select(sessions)
                 .where(condition)
-                .order_by(sessions.c.created_at.desc(), sessions.c.ticket)
+                .order_by(sessions.c.created_at_ms.desc(), sessions.c.ticket)
                 .offset(offset)
                 .limit(limit)
             )
@@ -124,12 +126,12 @@ class SessionRepository:
         column = sessions.c.account_id if account_id is not None else sessions.c.api_key_id
         async with self._engine.connect() as conn:
             latest = await conn.execute(
-                select(func.max(sessions.c.expires_at)).where(column == (account_id or key_id))
+                select(func.max(sessions.c.expires_at_ms)).where(column == (account_id or key_id))
             )
             value = latest.scalar()
         return int(value) if value is not None else None
 
-    async def purge_expired(self, now: int) -> int:
+    async def purge_expired(self, now_ms: int) -> int:
         async with self._engine.begin() as conn:
-            result = await conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
+            result = await conn.execute(delete(sessions).where(sessions.c.expires_at_ms <= now_ms))
         return result.rowcount

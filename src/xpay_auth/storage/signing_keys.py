@@ -16,9 +16,9 @@ class StoredSigningKey:
     algorithm: str
     public_jwk: str
     private_key: bytes
-    created_at: int
-    retired_at: int | None
-    publish_until: int | None
+    created_at_ms: int
+    retired_at_ms: int | None
+    publish_until_ms: int | None
 
 
 class SigningKeyRepository:
@@ -27,29 +27,29 @@ class SigningKeyRepository:
 
     async def all(self) -> list[StoredSigningKey]:
         async with self._engine.connect() as conn:
-            rows = await conn.execute(select(signing_keys).order_by(signing_keys.c.created_at))
+            rows = await conn.execute(select(signing_keys).order_by(signing_keys.c.created_at_ms))
             return [
                 StoredSigningKey(
                     kid=row.kid,
                     algorithm=row.algorithm,
                     public_jwk=row.public_jwk,
                     private_key=row.private_key,
-                    created_at=row.created_at,
-                    retired_at=row.retired_at,
-                    publish_until=row.publish_until,
+                    created_at_ms=row.created_at_ms,
+                    retired_at_ms=row.retired_at_ms,
+                    publish_until_ms=row.publish_until_ms,
                 )
                 for row in rows
             ]
 
     async def replace_current(
-        self, new: StoredSigningKey, *, now: int, publish_until: int
+        self, new: StoredSigningKey, *, now_ms: int, publish_until_ms: int
     ) -> list[str]:
         """Insert ``new`` and retire every other current key, in one transaction."""
         async with self._engine.begin() as conn:
             retired = list(
                 (
                     await conn.execute(
-                        select(signing_keys.c.kid).where(signing_keys.c.retired_at.is_(None))
+                        select(signing_keys.c.kid).where(signing_keys.c.retired_at_ms.is_(None))
                     )
                 ).scalars()
             )
@@ -57,7 +57,7 @@ class SigningKeyRepository:
                 await conn.execute(
                     update(signing_keys)
                     .where(signing_keys.c.kid.in_(retired))
-                    .values(retired_at=now, publish_until=publish_until)
+                    .values(retired_at_ms=now_ms, publish_until_ms=publish_until_ms)
                 )
             await conn.execute(
                 insert(signing_keys).values(
@@ -65,7 +65,7 @@ class SigningKeyRepository:
                     algorithm=new.algorithm,
                     public_jwk=new.public_jwk,
                     private_key=new.private_key,
-                    created_at=new.created_at,
+                    created_at_ms=new.created_at_ms,
                 )
             )
         return retired
@@ -75,7 +75,9 @@ class SigningKeyRepository:
         async with self._engine.begin() as conn:
             current = (
                 await conn.execute(
-                    select(signing_keys.c.kid).where(signing_keys.c.retired_at.is_(None)).limit(1)
+                    select(signing_keys.c.kid)
+                    .where(signing_keys.c.retired_at_ms.is_(None))
+                    .limit(1)
                 )
             ).first()
             if current is not None:
@@ -86,16 +88,17 @@ class SigningKeyRepository:
                     algorithm=new.algorithm,
                     public_jwk=new.public_jwk,
                     private_key=new.private_key,
-                    created_at=new.created_at,
+                    created_at_ms=new.created_at_ms,
                 )
             )
         return True
 
-    async def delete_unpublished(self, now: int) -> int:
+    async def delete_unpublished(self, now_ms: int) -> int:
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 delete(signing_keys).where(
-                    signing_keys.c.publish_until.is_not(None), signing_keys.c.publish_until <= now
+                    signing_keys.c.publish_until_ms.is_not(None),
+                    signing_keys.c.publish_until_ms <= now_ms,
                 )
             )
         return result.rowcount

@@ -330,3 +330,24 @@ def test_tampered_payload_is_refused(keys: Keys) -> None:
     forged = _b64(json.dumps(_claims(scope="tme_user tme_admin")).encode())
     with pytest.raises(InvalidToken):
         keys.verifier().verify(f"{header}.{forged}.{signature}")
+
+
+def test_a_header_checked_once_still_guards_every_token(keys: Keys) -> None:
+    """Header checks are kept per header, but each token's own header is still the one read.
+
+    A refused header is refused on every presentation, and a token that reuses a good header
+    with a corrupted header segment (one character past the alphabet) is refused by the full
+    parse.
+    """
+    bad = _sign(keys, _claims(), typ="JWT")
+    for _ in range(3):
+        with pytest.raises(InvalidToken, match="typ"):
+            keys.verifier().verify(bad)
+    good = _issue(keys.issuer())
+    assert keys.verifier().verify(good)
+    header, payload, signature = good.split(".")
+    with pytest.raises(InvalidToken):
+        keys.verifier().verify(f"{header}!.{payload}.{signature}")
+    other_key = f"{_b64(json.dumps({'alg': 'ES256', 'typ': 'at+jwt', 'kid': 'x'}).encode())}"
+    with pytest.raises(UnknownKey):
+        keys.verifier().verify(f"{other_key}.{payload}.{signature}")

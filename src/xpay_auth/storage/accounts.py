@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, true, update
+from sqlalchemy import insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xpay_auth.domain import Account
 from xpay_auth.security.revocation import Revocation, RevocationKind
 from xpay_auth.storage.revocations import store_revocation
-from xpay_auth.storage.rows import AlreadyExists, Page, account_from_row, accounts, api_keys
+from xpay_auth.storage.rows import (
+    AlreadyExists,
+    Page,
+    account_from_row,
+    accounts,
+    api_keys,
+    fetch_page,
+)
 
 
 class AccountRepository:
@@ -50,18 +57,16 @@ class AccountRepository:
 
     async def search(self, *, query: str | None, offset: int, limit: int) -> Page[Account]:
         condition = accounts.c.username.contains(query, autoescape=True) if query else true()
-        async with self._engine.connect() as conn:
-            total = (
-                await conn.execute(select(func.count()).select_from(accounts).where(condition))
-            ).scalar_one()
-            rows = await conn.execute(
-                select(accounts)
-                .where(condition)
-                .order_by(accounts.c.created_at_ms.desc(), accounts.c.id)
-                .offset(offset)
-                .limit(limit)
-            )
-            return Page([account_from_row(row) for row in rows], total)
+        order = (accounts.c.created_at_ms.desc(), accounts.c.id)
+        return await fetch_page(
+            self._engine,
+            accounts,
+            condition,
+            order,
+            offset=offset,
+            limit=limit,
+            convert=account_from_row,
+        )
 
     async def update(self, account_id: str, now_ms: int, **values: Any) -> bool:
         async with self._engine.begin() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xpay_auth.domain import Account, ApiKey
@@ -18,6 +18,7 @@ from xpay_auth.storage.rows import (
     account_from_row,
     accounts,
     api_keys,
+    fetch_page,
     scopes_of,
 )
 
@@ -105,22 +106,15 @@ class ApiKeyRepository:
             raise ValueError(f"cannot sort keys on {sort!r}")
         column = api_keys.c[sort]
         order = (column.desc() if newest_first else column.asc()).nulls_last()
-        async with self._engine.connect() as conn:
-            total = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(api_keys)
-                    .where(api_keys.c.account_id == account_id)
-                )
-            ).scalar_one()
-            rows = await conn.execute(
-                select(api_keys)
-                .where(api_keys.c.account_id == account_id)
-                .order_by(order, api_keys.c.id)
-                .offset(offset)
-                .limit(limit)
-            )
-            return Page([_api_key(row) for row in rows], total)
+        return await fetch_page(
+            self._engine,
+            api_keys,
+            api_keys.c.account_id == account_id,
+            (order, api_keys.c.id),
+            offset=offset,
+            limit=limit,
+            convert=_api_key,
+        )
 
     async def revoke(self, key_id: str, now_ms: int) -> bool:
         async with self._engine.begin() as conn:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, true
+from sqlalchemy import and_, insert, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from xpay_auth.storage.rows import Page, audit_events
+from xpay_auth.storage.rows import Page, audit_events, fetch_page
 
 
 class AuditRepository:
@@ -37,15 +37,12 @@ class AuditRepository:
         if until_ms is not None:
             conditions.append(audit_events.c.at_ms < until_ms)
         where = and_(true(), *conditions)
-        async with self._engine.connect() as conn:
-            total = (
-                await conn.execute(select(func.count()).select_from(audit_events).where(where))
-            ).scalar_one()
-            rows = await conn.execute(
-                select(audit_events)
-                .where(where)
-                .order_by(audit_events.c.id.desc())
-                .offset(offset)
-                .limit(limit)
-            )
-            return Page([dict(row._mapping) for row in rows], total)  # noqa: SLF001
+        return await fetch_page(
+            self._engine,
+            audit_events,
+            where,
+            (audit_events.c.id.desc(),),
+            offset=offset,
+            limit=limit,
+            convert=lambda row: dict(row._mapping),  # noqa: SLF001
+        )

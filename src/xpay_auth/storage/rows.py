@@ -5,11 +5,12 @@ Repositories take and return the records of ``xpay_auth.domain``; no ORM row lea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Row, Table
+from sqlalchemy import ColumnElement, Row, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xpay_auth.domain import Account
 from xpay_auth.storage.models import (
@@ -45,6 +46,27 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     total: int
+
+
+async def fetch_page(
+    engine: AsyncEngine,
+    table: Table,
+    where: ColumnElement[bool],
+    order_by: tuple[ColumnElement[Any], ...],
+    *,
+    offset: int,
+    limit: int,
+    convert: Callable[[Row[Any]], T],
+) -> Page[T]:
+    """The rows of ``table`` matching ``where``, in ``order_by`` order, and their total count."""
+    async with engine.connect() as conn:
+        total = (
+            await conn.execute(select(func.count()).select_from(table).where(where))
+        ).scalar_one()
+        rows = await conn.execute(
+            select(table).where(where).order_by(*order_by).offset(offset).limit(limit)
+        )
+        return Page([convert(row) for row in rows], total)
 
 
 def scopes_of(raw: str) -> tuple[str, ...]:

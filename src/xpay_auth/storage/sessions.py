@@ -12,7 +12,7 @@ from xpay_auth.domain import Session
 from xpay_auth.security.revocation import RevocationKind
 from xpay_auth.security.revocation_rule import TokenField
 from xpay_auth.storage.revocation_sql import entry_columns, revoked_by
-from xpay_auth.storage.rows import MS_PER_S, Page, revocations, scopes_of, sessions
+from xpay_auth.storage.rows import MS_PER_S, Page, fetch_page, revocations, scopes_of, sessions
 
 
 def _session(row: Row[Any]) -> Session:
@@ -106,18 +106,10 @@ class SessionRepository:
         condition = and_(
             sessions.c.account_id == account_id, sessions.c.expires_at_ms > now_ms, not_(revoked)
         )
-        async with self._engine.connect() as conn:
-            total = (
-                await conn.execute(select(func.count()).select_from(sessions).where(condition))
-            ).scalar_one()
-            rows = await conn.execute(
-                select(sessions)
-                .where(condition)
-                .order_by(sessions.c.created_at_ms.desc(), sessions.c.ticket)
-                .offset(offset)
-                .limit(limit)
-            )
-            return Page([_session(row) for row in rows], total)
+        order = (sessions.c.created_at_ms.desc(), sessions.c.ticket)
+        return await fetch_page(
+            self._engine, sessions, condition, order, offset=offset, limit=limit, convert=_session
+        )
 
     async def latest_expiry(
         self, *, account_id: str | None = None, key_id: str | None = None

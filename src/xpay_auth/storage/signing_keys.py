@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Insert, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xpay_auth.storage.rows import signing_keys
@@ -19,6 +19,16 @@ class StoredSigningKey:
     created_at_ms: int
     retired_at_ms: int | None
     publish_until_ms: int | None
+
+
+def _insert(new: StoredSigningKey) -> Insert:
+    return insert(signing_keys).values(
+        kid=new.kid,
+        algorithm=new.algorithm,
+        public_jwk=new.public_jwk,
+        private_key=new.private_key,
+        created_at_ms=new.created_at_ms,
+    )
 
 
 class SigningKeyRepository:
@@ -59,15 +69,7 @@ class SigningKeyRepository:
                     .where(signing_keys.c.kid.in_(retired))
                     .values(retired_at_ms=now_ms, publish_until_ms=publish_until_ms)
                 )
-            await conn.execute(
-                insert(signing_keys).values(
-                    kid=new.kid,
-                    algorithm=new.algorithm,
-                    public_jwk=new.public_jwk,
-                    private_key=new.private_key,
-                    created_at_ms=new.created_at_ms,
-                )
-            )
+            await conn.execute(_insert(new))
         return retired
 
     async def insert_if_none_current(self, new: StoredSigningKey) -> bool:
@@ -82,15 +84,7 @@ class SigningKeyRepository:
             ).first()
             if current is not None:
                 return False
-            await conn.execute(
-                insert(signing_keys).values(
-                    kid=new.kid,
-                    algorithm=new.algorithm,
-                    public_jwk=new.public_jwk,
-                    private_key=new.private_key,
-                    created_at_ms=new.created_at_ms,
-                )
-            )
+            await conn.execute(_insert(new))
         return True
 
     async def delete_unpublished(self, now_ms: int) -> int:

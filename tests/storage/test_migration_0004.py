@@ -8,11 +8,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 from xpay_auth.storage import migrate
-from xpay_auth.storage.engine import create_engine
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -135,16 +132,6 @@ INDEXES_AT_HEAD = {
     "revocations": "ix_revocations_expires_at_ms",
     "audit_events": "ix_audit_events_at_ms",
 }
-
-
-@pytest.fixture
-async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A database of its own, migrated here: never one lent by the shared fixtures."""
-    engine = create_engine(empty_database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def _renamed(table: str, row: dict[str, Any]) -> dict[str, Any]:

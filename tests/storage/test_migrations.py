@@ -16,13 +16,10 @@ from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
 from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
 from xpay_auth.storage import migrate
-from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.models import Base
 from xpay_auth.storage.signing_keys import StoredSigningKey
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,15 +35,6 @@ BASE_TABLES = {
     "signing_keys": "kid",
     "audit_events": "event",
 }
-
-
-@pytest.fixture
-async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(empty_database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def _revisions() -> list[str]:

@@ -32,7 +32,7 @@ WALLETS_DIR = EXAMPLES / "wallets"
 
 def verifier_credentials(server: Server, name: str = "wallets-guard") -> dict[str, str]:
     """A guard's service account (tme_verifier) and key, made with the CLI as docs/guard.md says."""
-    server.cli("users", "create", name, "--scope", "tme_verifier")
+    server.cli_in_process("users", "create", name, "--scope", "tme_verifier")
     key = server.create_key(name, "--name", f"{name} feed", "--scope", "tme_verifier")
     return {"username": name, "secret_key": str(key["secretKey"])}
 

@@ -56,9 +56,9 @@ def test_signing_key_rotation_keeps_old_tokens_valid(server_factory: ServerFacto
     old = server.login("alice@example.com", secret)["access_token"]
     old_kid = _kid(old)
 
-    result = server.cli("signing-keys", "rotate")
-    assert old_kid in result.stdout
-    new_kid = result.stdout.split("now signing with ", 1)[1].split(";", 1)[0].strip()
+    rotated = server.cli_in_process("signing-keys", "rotate")
+    assert old_kid in rotated
+    new_kid = rotated.split("now signing with ", 1)[1].split(";", 1)[0].strip()
     assert new_kid
     assert new_kid != old_kid
 

@@ -120,13 +120,13 @@ def test_repeating_a_revocation_adds_no_row(server: Server, verifier: XPayAuth) 
     server.create_user("carol@example.com")
     key = server.create_key("carol@example.com")
     direct = Direct(server)
-    server.cli("keys", "revoke", key["id"])
+    server.cli_in_process("keys", "revoke", key["id"])
     rows = direct.count_rows(RevocationRow)
     cursor = read_feed(server, verifier)["cursor"]
-    server.cli("keys", "revoke", key["id"], check=False)
-    server.cli("users", "disable", "carol@example.com")
+    server.cli_in_process("keys", "revoke", key["id"], check=False)
+    server.cli_in_process("users", "disable", "carol@example.com")
     after_disable = direct.count_rows(RevocationRow)
-    server.cli("users", "disable", "carol@example.com", check=False)
+    server.cli_in_process("users", "disable", "carol@example.com", check=False)
     assert direct.count_rows(RevocationRow) == after_disable == rows + 1
     changes = read_feed(server, verifier, since=cursor)["revocations"]
     assert [entry["kind"] for entry in changes] == ["account"]
@@ -156,7 +156,7 @@ def test_an_account_mark_takes_the_place_of_its_sessions_entries(
         server.post("/client/logout", token=session["access_token"]).raise_for_status()
     direct = Direct(server)
     assert direct.count_rows(RevocationRow) == 3
-    server.cli("users", "disable", "erin@example.com")
+    server.cli_in_process("users", "disable", "erin@example.com")
     assert direct.count_rows(RevocationRow) == 1
     (entry,) = read_feed(server, verifier)["revocations"]
     assert entry["kind"] == "account"

@@ -20,8 +20,8 @@ BURST = 60
 
 
 def audit_events(server: Server, *args: str) -> list[dict[str, Any]]:
-    result = server.cli("audit", "search", "--json", "--limit", "1000", *args)
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    found = server.cli_in_process("audit", "search", "--json", "--limit", "1000", *args)
+    return [json.loads(line) for line in found.splitlines()]
 
 
 def test_burst_then_sigterm_loses_no_attempt(

@@ -264,6 +264,22 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     databases.give_back(url)
 
 
+@pytest.fixture(scope="module")
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, migrated database of the service backend, shared by one module's tests."""
+    if service_backend() == "sqlite":
+        path = tmp_path_factory.mktemp("module-db") / "xpay-auth.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    url = databases.lend_database()
+    yield url
+    databases.give_back(url)
+
+
 @pytest.fixture
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database without any schema (migration and CLI tests), on the backend as above."""

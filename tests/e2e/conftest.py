@@ -212,6 +212,21 @@ def server(server_factory: ServerFactory) -> Server:
     return server_factory()
 
 
+@pytest.fixture(scope="module")
+def shared_server(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One real server for the tests of a module that neither restart it nor count what other
+    tests did: each makes accounts of its own. A server start costs about a second of CPU.
+
+    xdist runs a module's tests one after another on each worker, so none run at once here.
+    """
+    server = Server(env=server_env(module_database_url), workdir=tmp_path_factory.mktemp("shared"))
+    server.start()
+    yield server
+    server.stop()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.fspath):

@@ -143,9 +143,24 @@ def node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_seed_curl_command_gets_a_verifiable_token(server: Server) -> None:
-    """The seed's curl command, host and credentials changed, gets a token joserfc verifies."""
+@pytest.fixture(scope="module")
+def server(shared_server: Server) -> Server:
+    """The tests here share one server (``shared_server``) and the seed's account."""
+    return shared_server
+
+
+@pytest.fixture(scope="module")
+def seed_account(server: Server) -> tuple[str, str]:
+    """The seed's ``email@test.com`` with an API key: the key's id and its secret."""
     [(key_id, secret)] = Direct(server).create_user("email@test.com", keys=1)
+    return key_id, secret
+
+
+def test_seed_curl_command_gets_a_verifiable_token(
+    server: Server, seed_account: tuple[str, str]
+) -> None:
+    """The seed's curl command, host and credentials changed, gets a token joserfc verifies."""
+    key_id, secret = seed_account
     body = _curl(server, "email@test.com", secret)
     assert set(body) == {"success", "uuid"}
     assert body["success"]["message"] == "Authenticated"
@@ -162,9 +177,11 @@ def test_seed_curl_command_gets_a_verifiable_token(server: Server) -> None:
     assert refused["error"]["data"] == {"invalid": True}
 
 
-def test_independent_verifier_refuses_tampering(server: Server) -> None:
+def test_independent_verifier_refuses_tampering(
+    server: Server, seed_account: tuple[str, str]
+) -> None:
     """joserfc refuses a token with a changed payload or an unexpected audience."""
-    [(_, secret)] = Direct(server).create_user("email@test.com", keys=1)
+    _, secret = seed_account
     data = server.login("email@test.com", secret)
     jwks = httpx.get(f"{server.base_url}/.well-known/jwks.json", timeout=10).json()
     key_set = KeySet.import_key_set(jwks)
@@ -180,9 +197,11 @@ def test_independent_verifier_refuses_tampering(server: Server) -> None:
 
 
 @pytest.mark.node
-def test_seed_node_snippet_gets_a_verifiable_token(server: Server, node_modules: Path) -> None:
+def test_seed_node_snippet_gets_a_verifiable_token(
+    server: Server, seed_account: tuple[str, str], node_modules: Path
+) -> None:
     """The seed's cross-fetch snippet, URL and credentials changed, logs in; Node's jose agrees."""
-    [(_, secret)] = Direct(server).create_user("email@test.com", keys=1)
+    _, secret = seed_account
     url = f"{server.base_url}/client/authenticate"
     script = node_modules / "client.js"
     script.write_text(

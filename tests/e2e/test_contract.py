@@ -42,6 +42,12 @@ INVALID_CREDENTIALS = {
 }
 
 
+@pytest.fixture(scope="module")
+def server(shared_server: Server) -> Server:
+    """The tests here share one server (``shared_server``); each makes accounts of its own."""
+    return shared_server
+
+
 def _raw_post(server: Server, path: str, content: bytes, **headers: str) -> httpx.Response:
     return httpx.post(f"{server.base_url}{path}", content=content, headers=headers, timeout=30)
 

@@ -144,8 +144,15 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
             process.wait()
 
 
-@pytest.fixture
-def gateway(server: Server, tmp_path: Path) -> Iterator[Gateway]:
+@pytest.fixture(scope="module")
+def server(shared_server: Server) -> Server:
+    """The tests here share one server (``shared_server``) and one gateway; each makes
+    accounts of its own."""
+    return shared_server
+
+
+@pytest.fixture(scope="module")
+def gateway(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """nginx on a free port: auth_request to ``server``, then the echo upstream."""
     nginx = shutil.which("nginx") or next(
         (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(path).exists()),
@@ -154,8 +161,7 @@ def gateway(server: Server, tmp_path: Path) -> Iterator[Gateway]:
     if nginx is None:
         unavailable("nginx is not installed (Debian: apt-get install nginx-light)")
         return
-    root = tmp_path / "nginx"
-    root.mkdir()
+    root = tmp_path_factory.mktemp("nginx")
     upstream_port, port = free_port(), free_port()
     upstream = subprocess.Popen([sys.executable, str(ECHO), str(upstream_port)])
     config = root / "nginx.conf"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,15 +25,21 @@ from tests.e2e.guarded import Wallets
 CLIENT = "integration@example.com"
 
 
-@pytest.fixture
-def wallets(server: Server, tmp_path: Path) -> Iterator[Wallets]:
-    service = Wallets(auth=server, workdir=tmp_path)
+@pytest.fixture(scope="module")
+def server(shared_server: Server) -> Server:
+    """The tests here share one server (``shared_server``), client and wallets service."""
+    return shared_server
+
+
+@pytest.fixture(scope="module")
+def wallets(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wallets]:
+    service = Wallets(auth=server, workdir=tmp_path_factory.mktemp("wallets"))
     service.start()
     yield service
     service.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client_secret(server: Server) -> str:
     """An account whose API key is the OAuth client secret."""
     server.create_user(CLIENT)

@@ -26,6 +26,13 @@ def verifier(server: Server) -> XPayAuth:
     return XPayAuth(server.base_url, credentials["username"], credentials["secret_key"])
 
 
+@pytest.fixture(scope="module")
+def shared_verifier(shared_server: Server) -> XPayAuth:
+    """A verifier of ``shared_server``, for the tests that only read the feed's refusals."""
+    credentials = verifier_credentials(shared_server, "feed-reader")
+    return XPayAuth(shared_server.base_url, credentials["username"], credentials["secret_key"])
+
+
 def read_feed(server: Server, auth: XPayAuth, **params: str) -> dict[str, Any]:
     with httpx.Client(base_url=server.base_url, auth=auth, timeout=10) as client:
         data: dict[str, Any] = success(client.get("/auth/revocations", params=params))["data"]
@@ -105,10 +112,10 @@ def test_a_cursor_the_feed_cannot_continue_gets_the_snapshot_again(
     ],
 )
 def test_a_malformed_feed_query_is_a_400_naming_the_field(
-    server: Server, verifier: XPayAuth, query: str
+    shared_server: Server, shared_verifier: XPayAuth, query: str
 ) -> None:
     """since and limit are checked; a bad one is refused in the envelope, never a 500."""
-    with httpx.Client(base_url=server.base_url, auth=verifier, timeout=10) as client:
+    with httpx.Client(base_url=shared_server.base_url, auth=shared_verifier, timeout=10) as client:
         response = client.get(f"/auth/revocations?{query}")
     error = failure(response, 400)
     assert error["data"]["field"] in {"since", "limit"}

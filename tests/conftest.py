@@ -362,22 +362,72 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 # Tests that start server processes, browsers or services take seconds each; the in-process
-# ones take milliseconds. Handing the longest (marked ``slow``) to the workers first, then the
-# other process-starting ones, and letting idle workers steal (``--dist worksteal`` in
-# scripts/test) keeps one long test from ending the run alone.
-_PROCESS_FIXTURES = frozenset({"server", "server_factory", "page"})
+# ones take milliseconds. pytest-xdist's worksteal scheduler (scripts/test) first hands each
+# worker an equal run of consecutive tests, then lets an idle worker steal the back half of
+# the longest queue. The tests are laid out for that: each worker's run starts with its share
+# of the long tests (marked ``slow``), then whole modules of process-starting tests, so that a
+# module-scoped server starts on one worker only, then in-process tests, the ones stolen.
+_PROCESS_FIXTURES = frozenset(
+    {"server", "server_factory", "shared_server", "page", "live", "real_server", "target"}
+)
 _PROCESS_FOLDERS = ("/e2e/", "/browser/")
+_SLOW, _PROCESS, _IN_PROCESS = 0, 1, 2
+# Rough seconds of a worker's time, to share the long tests out evenly.
+_COST = {_SLOW: 10.0, _PROCESS: 1.5, _IN_PROCESS: 0.05}
 
 
 def _start_order(item: pytest.Item) -> int:
     if item.get_closest_marker("slow"):
-        return 0
+        return _SLOW
     starts_processes = any(folder in str(item.path) for folder in _PROCESS_FOLDERS)
     if starts_processes or not _PROCESS_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
-        return 1
-    return 2
+        return _PROCESS
+    return _IN_PROCESS
+
+
+def _first_runs(count: int, workers: int) -> list[int]:
+    """How many tests worksteal hands each worker first: what is left, over the workers left."""
+    sizes: list[int] = []
+    for left in range(workers, 0, -1):
+        sizes.append((count - sum(sizes)) // left)
+    return sizes
+
+
+def _lay_out(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The tests in the order that gives each worker's first run an even share of the work."""
+    sizes = _first_runs(len(items), workers)
+    runs: list[list[pytest.Item]] = [[] for _ in sizes]
+    work = [0.0] * workers
+    groups: dict[tuple[int, object], list[pytest.Item]] = {}
+    for item in sorted(items, key=_start_order):
+        kind = _start_order(item)
+        # A long test goes alone; other process-starting tests go with their module.
+        key = (kind, id(item) if kind == _SLOW else item.path)
+        groups.setdefault(key, []).append(item)
+    # Longest first, each to the least loaded run: the long tests, then the largest modules.
+    spread = sorted(
+        ((kind, group) for (kind, _), group in groups.items() if kind != _IN_PROCESS),
+        key=lambda entry: (entry[0], -len(entry[1])),
+    )
+    for kind, group in spread:
+        chosen = -1
+        for item in group:
+            # The run that took the group's first tests while it has room, else the least loaded.
+            if chosen < 0 or len(runs[chosen]) >= sizes[chosen]:
+                open_runs = [i for i in range(workers) if len(runs[i]) < sizes[i]]
+                chosen = min(open_runs, key=work.__getitem__)
+            runs[chosen].append(item)
+            work[chosen] += _COST[kind]
+    rest = iter(
+        item for (kind, _), group in groups.items() if kind == _IN_PROCESS for item in group
+    )
+    for run, size in zip(runs, sizes, strict=True):
+        run.extend(next(rest) for _ in range(size - len(run)))
+    return [item for run in runs for item in run]
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=_start_order)
+    # Set by pytest-xdist in each worker; every worker computes the same order.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    items[:] = _lay_out(items, workers) if workers > 1 else sorted(items, key=_start_order)

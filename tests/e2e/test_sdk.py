@@ -7,6 +7,7 @@ Logins are counted twice: by the SDK, and by the server's audit trail
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import subprocess
@@ -15,6 +16,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -58,18 +60,31 @@ def logins_audited(server: Server, username: str = USERNAME) -> int:
     return Direct(server).run(count)
 
 
+class Keyed(NamedTuple):
+    """A server, and an account of this test's own with the secret of its API key."""
+
+    server: Server
+    username: str
+    secret: str
+
+
+_accounts = itertools.count(1)
+
+
 @pytest.fixture
-def keyed(server: Server) -> tuple[Server, str]:
-    server.create_user(USERNAME)
-    return server, str(server.create_key(USERNAME)["secretKey"])
+def keyed(shared_server: Server) -> Keyed:
+    """An account of its own on the module's server: its logins are this test's alone."""
+    username = f"sdk-{next(_accounts)}@example.com"
+    shared_server.create_user(username)
+    return Keyed(shared_server, username, str(shared_server.create_key(username)["secretKey"]))
 
 
 def test_one_login_serves_many_concurrent_requests_of_a_sync_client(
-    keyed: tuple[Server, str],
+    keyed: Keyed,
 ) -> None:
     """Forty threads sharing one client and one XPayAuth cause exactly one login."""
-    server, secret = keyed
-    auth = XPayAuth(server.base_url, USERNAME, secret)
+    server, username, secret = keyed
+    auth = XPayAuth(server.base_url, username, secret)
     with (
         httpx.Client(base_url=server.base_url, auth=auth, timeout=30) as client,
         ThreadPoolExecutor(max_workers=40) as pool,
@@ -77,15 +92,15 @@ def test_one_login_serves_many_concurrent_requests_of_a_sync_client(
         statuses = list(pool.map(lambda _: client.get("/auth/verify").status_code, range(40)))
     assert statuses == [200] * 40
     assert auth.logins == 1
-    assert logins_audited(server) == 1
+    assert logins_audited(server, username) == 1
 
 
 def test_one_login_serves_many_concurrent_requests_of_an_async_client(
-    keyed: tuple[Server, str],
+    keyed: Keyed,
 ) -> None:
     """Forty concurrent tasks sharing one async client and one XPayAuth cause one login."""
-    server, secret = keyed
-    auth = XPayAuth(server.base_url, USERNAME, secret)
+    server, username, secret = keyed
+    auth = XPayAuth(server.base_url, username, secret)
 
     async def main() -> list[int]:
         async with httpx.AsyncClient(base_url=server.base_url, auth=auth, timeout=30) as client:
@@ -94,14 +109,14 @@ def test_one_login_serves_many_concurrent_requests_of_an_async_client(
 
     assert asyncio.run(main()) == [200] * 40
     assert auth.logins == 1
-    assert logins_audited(server) == 1
+    assert logins_audited(server, username) == 1
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_a_revoked_token_is_renewed_once_on_a_401(keyed: tuple[Server, str], kind: str) -> None:
+def test_a_revoked_token_is_renewed_once_on_a_401(keyed: Keyed, kind: str) -> None:
     """After its session is logged out elsewhere, the next call logs in again and succeeds."""
-    server, secret = keyed
-    auth = XPayAuth(server.base_url, USERNAME, secret)
+    server, username, secret = keyed
+    auth = XPayAuth(server.base_url, username, secret)
     sent: list[str] = []
 
     def record(request: httpx.Request) -> None:
@@ -135,11 +150,11 @@ def test_a_revoked_token_is_renewed_once_on_a_401(keyed: tuple[Server, str], kin
     assert auth.logins == 2
 
 
-def test_the_token_is_renewed_shortly_before_it_expires(keyed: tuple[Server, str]) -> None:
+def test_the_token_is_renewed_shortly_before_it_expires(keyed: Keyed) -> None:
     """A tenth of the lifetime before expiresAt (at most 30 s), the next call logs in first."""
-    server, secret = keyed
+    server, username, secret = keyed
     now = [1000.0]
-    auth = XPayAuth(server.base_url, USERNAME, secret, clock=lambda: now[0])
+    auth = XPayAuth(server.base_url, username, secret, clock=lambda: now[0])
     with httpx.Client(base_url=server.base_url, auth=auth) as client:
         assert client.get("/auth/verify").status_code == 200
         assert auth._token is not None
@@ -150,7 +165,7 @@ def test_the_token_is_renewed_shortly_before_it_expires(keyed: tuple[Server, str
         now[0] += 2  # 29 s to go: inside the 30 s margin
         assert client.get("/auth/verify").status_code == 200
         assert auth.logins == 2
-    assert logins_audited(server) == 2
+    assert logins_audited(server, username) == 2
 
 
 def refusal_of(auth: XPayAuth, base_url: str) -> AuthenticationError:
@@ -164,12 +179,12 @@ def refusal_of(auth: XPayAuth, base_url: str) -> AuthenticationError:
 
 
 def test_a_refused_login_raises_the_servers_message_tag_and_uuid(
-    keyed: tuple[Server, str], caplog: pytest.LogCaptureFixture
+    keyed: Keyed, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A wrong secret raises AuthenticationError carrying the envelope; the secret shows nowhere."""
-    server, secret = keyed
+    server, username, secret = keyed
     wrong = secret[:-8] + "AAAAAAAA"
-    auth = XPayAuth(server.base_url, USERNAME, wrong)
+    auth = XPayAuth(server.base_url, username, wrong)
     caplog.set_level(logging.DEBUG)
     error = refusal_of(auth, server.base_url)
     assert error.message == "invalid credentials"

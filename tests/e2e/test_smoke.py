@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import Server, ServerFactory
+from tests.e2e.conftest import Server, ServerFactory, server_env
 from xpay_auth.metrics import PUBLISH_SECONDS
 
 
@@ -50,3 +51,15 @@ def test_metrics_sum_over_workers(server_factory: ServerFactory) -> None:
             break
         time.sleep(0.1)
     assert counted == 12
+
+
+def test_serve_migrates_a_database_without_schema(empty_database_url: str, tmp_path: Path) -> None:
+    """`serve` on a database no migration has touched applies them all, then serves logins."""
+    server = Server(env=server_env(empty_database_url), workdir=tmp_path)
+    server.start()
+    try:
+        server.create_user("first@example.com")
+        secret = server.create_key("first@example.com")["secretKey"]
+        assert server.login("first@example.com", secret)["user"]["username"] == "first@example.com"
+    finally:
+        server.stop()

@@ -15,7 +15,7 @@ from tests.databases import open_database
 from xpay_auth.domain import Account, ApiKey, Session
 from xpay_auth.logs import now_ms
 from xpay_auth.security.revocation import Revocation, RevocationEntry, RevocationKind
-from xpay_auth.storage import migrate
+from xpay_auth.storage import migrate, schema_revision
 from xpay_auth.storage.models import Base
 from xpay_auth.storage.signing_keys import StoredSigningKey
 
@@ -115,6 +115,18 @@ async def test_upgrade_from_empty_to_head(engine: AsyncEngine) -> None:
     assert await _tables(engine) == set(Base.metadata.tables)
     await migrate.upgrade(engine)
     assert await migrate.current_revision(engine) == migrate.head_revision()
+
+
+async def test_the_revision_read_without_alembic_is_alembics(engine: AsyncEngine) -> None:
+    """``schema_revision.HEAD`` is Alembic's head; its one query agrees with Alembic throughout."""
+    assert migrate.head_revision() == schema_revision.HEAD
+    assert await schema_revision.database_revision(engine) is None
+    for revision in _revisions():
+        assert not await schema_revision.is_current(engine)
+        await migrate.upgrade(engine, revision)
+        read = await schema_revision.database_revision(engine)
+        assert read == await migrate.current_revision(engine) == revision
+    assert await schema_revision.is_current(engine)
 
 
 async def test_schema_at_head_matches_the_models(engine: AsyncEngine) -> None:

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from xpay_auth.errors import XpayAuthError
 from xpay_auth.runtime import Runtime, open_runtime
 from xpay_auth.settings import Settings, SettingsError, load_settings
+from xpay_auth.storage import schema_revision
 from xpay_auth.storage.engine import create_engine
-from xpay_auth.storage.migrate import current_revision, head_revision
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ def settings_or_exit() -> Settings:
 async def _schema_is_current(settings: Settings) -> bool:
     engine = create_engine(settings.database_url)
     try:
-        return await current_revision(engine) == head_revision()
+        return await schema_revision.is_current(engine)
     finally:
         await engine.dispose()
 

@@ -17,17 +17,23 @@ from xpay_auth.metrics import MULTIPROCESS_ENV
 from xpay_auth.runtime import open_runtime
 from xpay_auth.services import accounts, api_keys
 from xpay_auth.settings import Environment, Settings
+from xpay_auth.storage import schema_revision
 from xpay_auth.storage.engine import create_engine
 from xpay_auth.storage.file_modes import check_secret_files
-from xpay_auth.storage.migrate import upgrade
 
 DEMO_USERNAME = "demo@xpay.test"
 KEEP_ALIVE_SECONDS = 5
 
 
-async def _upgrade(settings: Settings) -> None:
+async def _upgrade(settings: Settings, *, unless_current: bool = False) -> None:
+    """Apply the pending migrations; with ``unless_current``, load Alembic only if any are."""
     engine = create_engine(settings.database_url)
     try:
+        if unless_current and await schema_revision.is_current(engine):
+            return
+        # Alembic loads only to migrate: see storage/schema_revision.py.
+        from xpay_auth.storage.migrate import upgrade  # noqa: PLC0415
+
         await upgrade(engine)
     finally:
         await engine.dispose()
@@ -50,7 +56,7 @@ async def _prepare(settings: Settings, *, demo: bool, host: str, port: int) -> s
     """Migrate, make sure a signing key exists, and with ``demo`` seed a new database."""
     # Before the migration opens the database, so that an exposed file stops the start.
     check_secret_files(settings)
-    await _upgrade(settings)
+    await _upgrade(settings, unless_current=True)
     async with open_runtime(settings) as runtime:
         if not demo:
             return None

@@ -26,7 +26,6 @@ from xpay_auth.logs import log_event
 from xpay_auth.settings import Settings
 from xpay_auth.throttling.memory import MemoryStore
 from xpay_auth.throttling.policy import ThrottlePolicy, WindowRule, address_key
-from xpay_auth.throttling.redis_store import RedisStore
 from xpay_auth.throttling.store import CounterStore, Outcome
 
 # Blocks cached for the API-key path; past this many, the expired ones are dropped.
@@ -136,6 +135,10 @@ def build_throttle(settings: Settings) -> Throttle:
     """In memory by default; in Redis, shared by every node, when ``redis_url`` is set."""
     store: CounterStore
     if settings.redis_url:
+        # redis-py, with the OpenTelemetry it loads, is imported only where Redis is used:
+        # it is a tenth of a CLI command's start-up.
+        from xpay_auth.throttling.redis_store import RedisStore  # noqa: PLC0415
+
         store = RedisStore.from_url(settings.redis_url, settings.redis_key_prefix)
     else:
         store = MemoryStore()

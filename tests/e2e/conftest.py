@@ -24,6 +24,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from tests.plain_http import HTTP
 from xpay_auth.cli.main import cli as cli_group
 
 # Generous: a loaded machine can take many seconds to start a multi-worker server.
@@ -121,7 +122,7 @@ class Server:
             if self.process.poll() is not None:
                 pytest.fail(f"server exited with {self.process.returncode}: {self.log()[-3000:]}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                if HTTP.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -157,9 +158,7 @@ class Server:
         headers = dict(kwargs.pop("headers", {}))
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.post(
-            f"{self.base_url}{path}", json=body, headers=headers, timeout=30, **kwargs
-        )
+        return HTTP.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=30, **kwargs)
 
     def login(self, username: str, secret: str, *, is_api: bool | str = True) -> dict[str, Any]:
         response = self.post(

@@ -21,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.e2e.conftest import STARTUP_TIMEOUT, Server, free_port
+from tests.plain_http import HTTP
 from xpay_auth.runtime import open_runtime
 from xpay_auth.security.claims import DASHBOARD_CLIENT_ID
 from xpay_auth.security.tokens import TokenIssuer
@@ -82,7 +83,7 @@ class Wallets:
             if self.process.poll() is not None:
                 pytest.fail(f"wallets exited with {self.process.returncode}: {self.log()[-3000:]}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                if HTTP.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -108,7 +109,7 @@ class Wallets:
     ) -> httpx.Response:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=10)
+        return HTTP.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=10)
 
 
 def mint_token(

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from joserfc import jwt as jose_jwt
 from joserfc.errors import BadSignatureError, InvalidClaimError
@@ -17,6 +16,7 @@ from joserfc.jwk import KeySet
 
 from tests.conftest import unavailable
 from tests.e2e.helpers import TICKET, Direct
+from tests.plain_http import HTTP
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -91,7 +91,7 @@ def _curl(server: Server, username: str, secret: str) -> dict[str, Any]:
 
 def verify_independently(server: Server, data: dict[str, Any]) -> dict[str, Any]:
     """Check the token with joserfc through the JWKS; returns its claims."""
-    jwks = httpx.get(f"{server.base_url}/.well-known/jwks.json", timeout=10).json()
+    jwks = HTTP.get(f"{server.base_url}/.well-known/jwks.json", timeout=10).json()
     key_set = KeySet.import_key_set(jwks)
     token = jose_jwt.decode(data["access_token"], key_set, algorithms=["ES256"])
     assert token.header["alg"] == "ES256"
@@ -183,7 +183,7 @@ def test_independent_verifier_refuses_tampering(
     """joserfc refuses a token with a changed payload or an unexpected audience."""
     _, secret = seed_account
     data = server.login("email@test.com", secret)
-    jwks = httpx.get(f"{server.base_url}/.well-known/jwks.json", timeout=10).json()
+    jwks = HTTP.get(f"{server.base_url}/.well-known/jwks.json", timeout=10).json()
     key_set = KeySet.import_key_set(jwks)
     header, payload, signature = data["access_token"].split(".")
     other = server.login("email@test.com", secret)["access_token"].split(".")[1]

@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     wait_until,
     without_ids,
 )
+from tests.plain_http import HTTP
 from xpay_auth.security import api_keys as key_format
 from xpay_auth.security import signing_keys
 from xpay_auth.services import accounts, api_keys
@@ -49,7 +50,7 @@ def server(shared_server: Server) -> Server:
 
 
 def _raw_post(server: Server, path: str, content: bytes, **headers: str) -> httpx.Response:
-    return httpx.post(f"{server.base_url}{path}", content=content, headers=headers, timeout=30)
+    return HTTP.post(f"{server.base_url}{path}", content=content, headers=headers, timeout=30)
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def test_request_uuid_is_echoed_or_replaced(server: Server) -> None:
     """A v4 uuid header comes back; an absent or invalid one is replaced by a fresh v4."""
     sent = str(uuid.uuid4())
     for path, method in ((AUTHENTICATE, "POST"), ("/healthz", "GET"), ("/nowhere", "GET")):
-        response = httpx.request(
+        response = HTTP.request(
             method, f"{server.base_url}{path}", json={}, headers={"uuid": sent}, timeout=30
         )
         assert response.json()["uuid"] == sent, path
@@ -283,14 +284,14 @@ def test_body_that_is_not_a_json_object_is_400(server: Server) -> None:
         )
         failure(response, 400)
         assert response.json()["uuid"] == request_id, body
-    assert success(httpx.get(f"{server.base_url}/readyz", timeout=10))
+    assert success(HTTP.get(f"{server.base_url}/readyz", timeout=10))
 
 
 def test_unknown_path_wrong_method_large_body_and_wrong_type(server: Server) -> None:
     """404, 405, 413 and 415 all answer in the error envelope, never an HTML page."""
     base = server.base_url
     for method, path in (("POST", "/client/nothing"), ("GET", "/"), ("GET", "/client/authenticat")):
-        response = httpx.request(method, f"{base}{path}", json={}, timeout=30)
+        response = HTTP.request(method, f"{base}{path}", json={}, timeout=30)
         assert failure(response, 404)["message"]
         assert "<html" not in response.text.lower()
     for method, path in (
@@ -300,7 +301,7 @@ def test_unknown_path_wrong_method_large_body_and_wrong_type(server: Server) -> 
         ("POST", "/healthz"),
         ("POST", "/.well-known/jwks.json"),
     ):
-        failure(httpx.request(method, f"{base}{path}", timeout=30), 405)
+        failure(HTTP.request(method, f"{base}{path}", timeout=30), 405)
 
     limit = 64 * 1024
     too_big = json.dumps({"username": "x" * limit, "secretKey": "s", "isAPI": True}).encode()
@@ -311,7 +312,7 @@ def test_unknown_path_wrong_method_large_body_and_wrong_type(server: Server) -> 
             yield b" " * (limit // 8)
         yield b"{}"
 
-    streamed = httpx.post(
+    streamed = HTTP.post(
         f"{base}{AUTHENTICATE}",
         content=chunks(),
         headers={"content-type": "application/json"},
@@ -331,7 +332,7 @@ def test_unknown_path_wrong_method_large_body_and_wrong_type(server: Server) -> 
     for headers in ({"content-type": "application/json; charset=utf-8"}, {}):
         response = _raw_post(server, AUTHENTICATE, body, **headers)
         assert failure(response, 200)["data"] == {"invalid": True}
-    assert success(httpx.get(f"{base}/healthz", timeout=10))
+    assert success(HTTP.get(f"{base}/healthz", timeout=10))
 
 
 def test_bearer_failures_answer_401_with_the_challenge(server: Server) -> None:
@@ -369,12 +370,12 @@ def test_bearer_failures_answer_401_with_the_challenge(server: Server) -> None:
         "alg none": {"Authorization": f"Bearer {unsigned}"},
     }
     for path in ("/client/session", "/client/logout"):
-        missing = httpx.post(f"{server.base_url}{path}", timeout=30)
+        missing = HTTP.post(f"{server.base_url}{path}", timeout=30)
         failure(missing, 401)
         # The contract: every 401, a missing token included, carries the invalid_token challenge.
         assert missing.headers["www-authenticate"] == 'Bearer error="invalid_token"'
         for name, headers in invalid.items():
-            response = httpx.post(f"{server.base_url}{path}", headers=headers, timeout=30)
+            response = HTTP.post(f"{server.base_url}{path}", headers=headers, timeout=30)
             failure(response, 401)
             assert response.headers["www-authenticate"] == INVALID_TOKEN, name
 
@@ -388,12 +389,12 @@ def test_bearer_failures_answer_401_with_the_challenge(server: Server) -> None:
 def test_health_readiness_and_key_set(server: Server) -> None:
     """healthz and readyz answer in the envelope; the key set publishes public ES256 keys only."""
     request_id = str(uuid.uuid4())
-    health = httpx.get(f"{server.base_url}/healthz", headers={"uuid": request_id}, timeout=10)
+    health = HTTP.get(f"{server.base_url}/healthz", headers={"uuid": request_id}, timeout=10)
     assert success(health)["data"] == {"status": "ok"}
     assert health.json()["uuid"] == request_id
-    ready = httpx.get(f"{server.base_url}/readyz", timeout=10)
+    ready = HTTP.get(f"{server.base_url}/readyz", timeout=10)
     assert success(ready)["data"]["status"] == "ready"
-    jwks = httpx.get(f"{server.base_url}/.well-known/jwks.json", timeout=10)
+    jwks = HTTP.get(f"{server.base_url}/.well-known/jwks.json", timeout=10)
     assert jwks.status_code == 200
     assert jwks.headers["content-type"].startswith("application/jwk-set+json")
     keys = jwks.json()["keys"]
@@ -414,7 +415,7 @@ def test_storage_gone_answers_503(postgres_databases: PostgresDatabases, tmp_pat
         [(_, secret)] = Direct(server).create_user("frank@example.com", password=PASSWORD, keys=1)
         assert server.login("frank@example.com", secret)
         postgres_databases.drop(url.rsplit("/", 1)[1])
-        ready = httpx.get(f"{server.base_url}/readyz", timeout=30)
+        ready = HTTP.get(f"{server.base_url}/readyz", timeout=30)
         assert failure(ready, 503)["message"] == "storage unavailable"
         for body in (
             credentials("frank@example.com", secret, True),  # noqa: FBT003
@@ -423,6 +424,6 @@ def test_storage_gone_answers_503(postgres_databases: PostgresDatabases, tmp_pat
             response = server.post(AUTHENTICATE, body)
             assert failure(response, 503)["message"] == "storage unavailable"
             assert "Traceback" not in response.text
-        assert success(httpx.get(f"{server.base_url}/healthz", timeout=10))
+        assert success(HTTP.get(f"{server.base_url}/healthz", timeout=10))
     finally:
         server.stop()

@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import unavailable
 from tests.e2e.conftest import STARTUP_TIMEOUT, Server, free_port
+from tests.plain_http import HTTP
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.nginx
@@ -112,11 +113,11 @@ class Gateway:
     def get(self, path: str, token: str | None = None, **headers: str) -> httpx.Response:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.get(f"{self.base_url}{path}", headers=headers, timeout=10)
+        return HTTP.get(f"{self.base_url}{path}", headers=headers, timeout=10)
 
     def post(self, path: str, body: Any, token: str | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=10)
+        return HTTP.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=10)
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], what: str, log: Path | None) -> None:
@@ -126,7 +127,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], what: str, log: Path | 
             detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             pytest.fail(f"{what} exited with {process.returncode}: {detail}")
         try:
-            httpx.get(url, timeout=1)
+            HTTP.get(url, timeout=1)
         except httpx.HTTPError:
             time.sleep(0.05)
             continue

@@ -14,6 +14,7 @@ import jwt
 
 from tests.conftest import every_backend
 from tests.e2e.helpers import Direct, credentials, failure, success, wait_until
+from tests.plain_http import HTTP
 from xpay_auth.security import api_keys as key_format
 from xpay_auth.storage.models import AuditEventRow
 
@@ -28,7 +29,7 @@ def _kid(token: str) -> str:
 
 
 def _jwks_kids(server: Server) -> set[str]:
-    keys = httpx.get(f"{server.base_url}/.well-known/jwks.json", timeout=10).json()["keys"]
+    keys = HTTP.get(f"{server.base_url}/.well-known/jwks.json", timeout=10).json()["keys"]
     return {key["kid"] for key in keys}
 
 

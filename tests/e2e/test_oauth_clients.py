@@ -21,6 +21,7 @@ from requests_oauthlib import OAuth2Session
 
 from tests.e2e.conftest import Server, ServerFactory
 from tests.e2e.guarded import Wallets
+from tests.plain_http import HTTP
 
 CLIENT = "integration@example.com"
 
@@ -47,7 +48,7 @@ def client_secret(server: Server) -> str:
 
 
 def token_endpoint(server: Server) -> str:
-    response = httpx.get(f"{server.base_url}/.well-known/oauth-authorization-server", timeout=10)
+    response = HTTP.get(f"{server.base_url}/.well-known/oauth-authorization-server", timeout=10)
     assert response.status_code == 200
     metadata: dict[str, Any] = response.json()
     assert "client_credentials" in metadata["grant_types_supported"]
@@ -149,7 +150,7 @@ def test_a_throttled_client_is_told_to_come_back_later(server_factory: ServerFac
     with OAuth2Client(CLIENT, secret) as right, pytest.raises(OAuthError) as throttled:
         right.fetch_token(endpoint, grant_type="client_credentials")
     assert throttled.value.error == "temporarily_unavailable"
-    response = httpx.post(
+    response = HTTP.post(
         endpoint,
         data={"grant_type": "client_credentials"},
         auth=(CLIENT, secret),

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Server, ServerFactory
 from tests.e2e.guarded import verifier_credentials
 from tests.e2e.helpers import INVALID_TOKEN, Direct, failure, success
+from tests.plain_http import HTTP
 from tests.support import PASSWORD
 from xpay_auth.client import XPayAuth
 from xpay_auth.storage.models import RevocationRow
@@ -34,8 +34,8 @@ def shared_verifier(shared_server: Server) -> XPayAuth:
 
 
 def read_feed(server: Server, auth: XPayAuth, **params: str) -> dict[str, Any]:
-    with httpx.Client(base_url=server.base_url, auth=auth, timeout=10) as client:
-        data: dict[str, Any] = success(client.get("/auth/revocations", params=params))["data"]
+    response = HTTP.get(f"{server.base_url}/auth/revocations", params=params, auth=auth, timeout=10)
+    data: dict[str, Any] = success(response)["data"]
     return data
 
 
@@ -48,14 +48,14 @@ def test_the_revocation_feed_needs_a_token_with_the_verifier_scope(
     server: Server, verifier: XPayAuth
 ) -> None:
     """No token is 401, a client's or an operator's token 403; only tme_verifier reads it."""
-    anonymous = httpx.get(f"{server.base_url}/auth/revocations", timeout=10)
+    anonymous = HTTP.get(f"{server.base_url}/auth/revocations", timeout=10)
     assert failure(anonymous, 401)["data"] == {"invalid_token": True}
     assert anonymous.headers["www-authenticate"] == INVALID_TOKEN
     client = logged_in_tickets(server, "client@example.com", 1)[0]
     server.create_user("ops@example.com", "tme_admin", password=PASSWORD)
     operator = server.login("ops@example.com", PASSWORD, is_api=False)
     for session in (client, operator):
-        refused = httpx.get(
+        refused = HTTP.get(
             f"{server.base_url}/auth/revocations",
             headers={"Authorization": f"Bearer {session['access_token']}"},
             timeout=10,
@@ -115,8 +115,9 @@ def test_a_malformed_feed_query_is_a_400_naming_the_field(
     shared_server: Server, shared_verifier: XPayAuth, query: str
 ) -> None:
     """since and limit are checked; a bad one is refused in the envelope, never a 500."""
-    with httpx.Client(base_url=shared_server.base_url, auth=shared_verifier, timeout=10) as client:
-        response = client.get(f"/auth/revocations?{query}")
+    response = HTTP.get(
+        f"{shared_server.base_url}/auth/revocations?{query}", auth=shared_verifier, timeout=10
+    )
     error = failure(response, 400)
     assert error["data"]["field"] in {"since", "limit"}
     assert error["message"] == f"invalid field: {error['data']['field']}"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from tests.envelopes import failure, success
+from tests.plain_http import HTTP
 from tests.support import PASSWORD
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ def test_rotation_revocation_and_introspection_over_http(server: Server) -> None
     assert _refused(server, key["secretKey"])
 
     def introspect(candidate: str) -> dict[str, Any]:
-        response = httpx.post(
+        response = HTTP.post(
             f"{server.base_url}/oauth/introspect",
             data={"token": candidate},
             headers={"Authorization": f"Bearer {introspector}"},

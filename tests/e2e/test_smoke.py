@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
-
 from tests.e2e.conftest import Server, ServerFactory, server_env
+from tests.plain_http import HTTP
 from xpay_auth.metrics import PUBLISH_SECONDS
 
 
@@ -34,7 +33,7 @@ def test_metrics_sum_over_workers(server_factory: ServerFactory) -> None:
         server.login("dave@example.com", key["secretKey"])
     deadline = time.monotonic() + PUBLISH_SECONDS * 3
     while True:
-        text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+        text = HTTP.get(f"{server.base_url}/metrics", timeout=10).text
         line = next(
             (
                 row

@@ -9,8 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from tests.plain_http import HTTP
 from tests.security.support import database_text
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def test_burst_then_sigterm_loses_no_attempt(
             "secretKey": secret if right else secret + "x",
             "isAPI": True,
         }
-        response = httpx.post(
+        response = HTTP.post(
             f"{server.base_url}/client/authenticate", json=body, headers={"uuid": rid}, timeout=30
         )
         assert response.status_code == 200

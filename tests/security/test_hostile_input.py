@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Server, server_env
+from tests.plain_http import HTTP
 from tests.security.support import table_counts
 
 if TYPE_CHECKING:
@@ -334,7 +334,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 def healthy(real: Real) -> None:
-    assert httpx.get(f"{real.server.base_url}/healthz", timeout=5).status_code == 200
+    assert HTTP.get(f"{real.server.base_url}/healthz", timeout=5).status_code == 200
     assert real.server.login("ivy@example.com", real.secret)["access_token"]
 
 

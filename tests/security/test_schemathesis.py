@@ -15,7 +15,6 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import jsonschema_rs
 import pytest
 import schemathesis
@@ -31,6 +30,7 @@ from starlette.routing import Route
 
 from tests.conftest import make_settings
 from tests.e2e.conftest import Server, server_env
+from tests.plain_http import HTTP
 from tests.support import PASSWORD
 from xpay_auth.app import create_app
 from xpay_auth.http.calls import CALLS
@@ -130,7 +130,7 @@ schema = schemathesis.openapi.from_dict(
 
 def test_the_server_serves_this_description(live: Live) -> None:
     """GET /openapi.json answers the description these tests generate from, as OpenAPI 3.1."""
-    response = httpx.get(f"{live.server.base_url}/openapi.json", timeout=10)
+    response = HTTP.get(f"{live.server.base_url}/openapi.json", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.content == openapi_document()
@@ -163,7 +163,7 @@ def test_every_operation_keeps_its_description(case: Any, live: Live) -> None:
 
 def test_refusals_outside_the_declaration_fail_the_check(live: Live) -> None:
     """A real refusal passes the refusal check; the same naming another call's field fails."""
-    response = httpx.post(
+    response = HTTP.post(
         f"{live.server.base_url}/client/keys/rotate",
         json={"id": "k", "graceSeconds": -1},
         headers={"Authorization": f"Bearer {live.token}"},

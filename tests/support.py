@@ -123,3 +123,8 @@ def session_record(ticket: str, account_id: str, *, created_at: int, expires_at:
 def running_app(settings: Settings) -> Iterator[Harness]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield Harness(client)
+
+
+def mistyped(secret: str) -> str:
+    """``secret`` with its last character changed: a wrong secret of the right shape."""
+    return secret[:-1] + ("1" if secret.endswith("0") else "0")

@@ -22,6 +22,7 @@ from requests_oauthlib import OAuth2Session
 from tests.e2e.conftest import Server, ServerFactory
 from tests.e2e.guarded import Wallets
 from tests.plain_http import HTTP
+from tests.support import mistyped
 
 CLIENT = "integration@example.com"
 
@@ -77,7 +78,7 @@ def test_authlib_client_credentials_calls_the_wallets(
     assert balance.json()["success"]["data"]["username"] == CLIENT
 
     with (
-        OAuth2Client(CLIENT, client_secret[:-1] + "0") as wrong,
+        OAuth2Client(CLIENT, mistyped(client_secret)) as wrong,
         pytest.raises(OAuthError) as refused,
     ):
         wrong.fetch_token(token_endpoint(server), grant_type="client_credentials")

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import make_settings
 from tests.security.support import database_text
-from tests.support import Harness, running_app
+from tests.support import Harness, mistyped, running_app
 from xpay_auth.app import create_app
 from xpay_auth.services import audit
 from xpay_auth.settings import Settings
@@ -252,7 +252,7 @@ def test_every_token_request_is_audited_with_its_grant(
     outcomes = {}
     attempts = {
         "ok": (CLIENT_CREDENTIALS, basic(ALICE, alice[1])),
-        "refused": (CLIENT_CREDENTIALS, basic(ALICE, alice[1][:-1] + "0")),
+        "refused": (CLIENT_CREDENTIALS, basic(ALICE, mistyped(alice[1]))),
         "invalid_scope": ({**CLIENT_CREDENTIALS, "scope": "tme_admin"}, basic(ALICE, alice[1])),
         "unsupported_grant": ({"grant_type": "password"}, basic(ALICE, alice[1])),
         "invalid_request": (
@@ -285,7 +285,7 @@ def test_no_client_secret_reaches_the_audit_trail(harness: Harness, alice: tuple
     _, secret = alice
     attempts = [
         (CLIENT_CREDENTIALS, basic(ALICE, secret)),
-        (CLIENT_CREDENTIALS, basic(ALICE, secret[:-1] + "0")),
+        (CLIENT_CREDENTIALS, basic(ALICE, mistyped(secret))),
         (CLIENT_CREDENTIALS, basic(secret, secret)),
         ({"grant_type": secret}, basic(ALICE, secret)),
         ({"grant_type": secret, "client_id": secret, "client_secret": secret}, {}),
